@@ -1,0 +1,1 @@
+"""Shared plumbing for every layer: typed settings and logging."""
