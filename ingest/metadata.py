@@ -178,13 +178,18 @@ def slugify(value: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", value.lower()).strip("-") or "report"
 
 
+def report_id_for(source: str) -> str:
+    """A report's id comes from its file name, so re-ingesting an edited file replaces it."""
+    return slugify(PurePath(source).stem)
+
+
 def extract_metadata(text: str, source: str, file_type: str = "txt") -> ReportMeta:
     cover = text[:COVER_CHARS]
     stem = PurePath(source).stem
     to_on_meeting, to_on_date = _to_on_block(cover)
     file_date = parse_date(stem.replace("_", "-"))
     return ReportMeta(
-        report_id=slugify(stem),
+        report_id=report_id_for(source),
         source=source,
         council=_council(text, cover),
         meeting=_meeting(cover, to_on_meeting),

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Create .venv and install reports-qa into it. Safe to re-run: it does nothing when the
+# installed dependencies already match pyproject.toml. Usage: scripts/setup.sh [app|test]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+extra=${1:-app}
+python=${PYTHON:-python3}
+
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
+  echo "reports-qa needs Python 3.11 or newer; $python is $("$python" --version 2>&1)." >&2
+  exit 1
+fi
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+stamp=".venv/.installed-$extra-$(sha256sum pyproject.toml | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "Installing reports-qa ($extra) into .venv (first run: a few minutes)…" >&2
+  .venv/bin/python -m pip install -q --upgrade pip
+  # The CPU build of torch first: otherwise pip resolves sentence-transformers' torch to a
+  # multi-GB CUDA build.
+  .venv/bin/python -m pip install -q torch==2.13.0
+  if [ "$extra" = test ]; then spec=".[test]"; else spec="."; fi
+  .venv/bin/python -m pip install -q -e "$spec"
+  touch "$stamp"
+fi

@@ -1,0 +1,228 @@
+"""``reports-qa``: the command line. Thin: each command calls the same library API as the app."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from reports_qa import logs
+from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if args.data_dir:
+        overrides["data_dir"] = args.data_dir
+    if args.embedding_model:
+        overrides["embedding_model"] = args.embedding_model
+    return Settings(**overrides)
+
+
+def _print_json(data: object) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+# --- ingest -------------------------------------------------------------------------------------
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from vectorstore.indexer import Indexer, IngestProgress, IngestResult
+    from vectorstore.store import ReportStore
+
+    settings = _settings(args)
+    paths = [Path(p) for p in args.paths] or [SAMPLE_REPORTS_DIR]
+    console = Console(stderr=True)
+    if args.rebuild:
+        ReportStore.drop(settings)
+    with console.status("Loading the embedding model…"):
+        indexer = Indexer.from_settings(settings)
+
+    class Bar(IngestProgress):
+        def __init__(self, progress: Progress) -> None:
+            self.progress = progress
+            self.files = progress.add_task("files", total=None)
+            self.chunks = progress.add_task("chunks", total=0, visible=False)
+
+        def file_started(self, source: str, index: int, total: int) -> None:
+            self.progress.update(self.files, total=total, description=f"[bold]{source}")
+
+        def chunks_planned(self, source: str, n: int) -> None:
+            self.progress.reset(self.chunks, total=n, visible=True, description="  embedding chunks")
+
+        def chunks_embedded(self, n: int) -> None:
+            self.progress.advance(self.chunks, n)
+
+        def file_done(self, result: IngestResult) -> None:
+            self.progress.advance(self.files)
+            self.progress.update(self.chunks, visible=False)
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with indexer.store, Progress(*columns, console=console, transient=True, disable=args.json) as progress:
+        results = indexer.ingest_paths(paths, Bar(progress))
+
+    failed = [r for r in results if not r.ok]
+    if args.json:
+        _print_json([r.to_dict() for r in results])
+    else:
+        table = Table(title=f"Ingested into {settings.chroma_path}")
+        for col in ("file", "status", "report id", "sections", "chunks", "seconds", "reason"):
+            table.add_column(col, overflow="fold")
+        style = {"failed": "red", "unchanged": "dim", "duplicate": "yellow"}
+        for r in results:
+            table.add_row(r.source, f"[{style.get(r.status, 'green')}]{r.status}", r.report_id or "",
+                          str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", r.message)
+        Console().print(table)
+        counts = {s: sum(r.status == s for r in results) for s in ("ingested", "replaced", "unchanged", "duplicate", "failed")}
+        Console().print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no report files found")
+    return EXIT_FAILED if failed or not results else EXIT_OK
+
+
+# --- reports, sections, remove ------------------------------------------------------------------
+
+
+def _open_store(args: argparse.Namespace):
+    from vectorstore.indexer import Indexer
+
+    return Indexer.from_settings(_settings(args)).store
+
+
+def cmd_reports(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    with _open_store(args) as store:
+        records = store.list_reports()
+    rows = [
+        {**r.meta.to_dict(), "sections": r.sections, "chunks": r.chunks}
+        for r in records
+    ]
+    if args.json:
+        _print_json(rows)
+        return EXIT_OK
+    table = Table(title=f"{len(rows)} reports")
+    for col in ("report id", "council", "meeting", "date", "sections", "chunks"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(r["report_id"], r["council"] or "", r["meeting"] or "", r["date"] or "",
+                      str(r["sections"]), str(r["chunks"]))
+    Console().print(table)
+    return EXIT_OK
+
+
+def _resolve(store, report: str):
+    """Accept a report id, its file name, or an unambiguous part of either."""
+    records = store.list_reports()
+    for r in records:
+        if report in (r.meta.report_id, r.meta.source):
+            return r
+    matches = [r for r in records if report.lower() in r.meta.report_id or report.lower() in r.meta.source.lower()]
+    if len(matches) == 1:
+        return matches[0]
+    known = ", ".join(r.meta.report_id for r in records) or "none"
+    what = "matches several reports" if matches else "is not in the store"
+    raise SystemExit(f"error: {report!r} {what}; reports held: {known}")
+
+
+def cmd_sections(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.tree import Tree
+
+    with _open_store(args) as store:
+        record = _resolve(store, args.report)
+        sections = store.sections(record.meta.report_id)
+    if args.json:
+        _print_json([s.to_dict() for s in sections])
+        return EXIT_OK
+    meta = record.meta
+    root = Tree(f"[bold]{meta.council}[/] — {meta.meeting}, {meta.date}: {meta.title}")
+    nodes = {}
+    for s in sections:
+        parent = nodes.get(s.parent_id, root)
+        where = f" [dim](p. {s.page})[/]" if s.page else ""
+        nodes[s.id] = parent.add(f"{s.label}{where} [dim]{s.start}–{s.end}[/]")
+    Console().print(root)
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with _open_store(args) as store:
+        record = _resolve(store, args.report)
+        store.remove_report(record.meta.report_id)
+    print(f"removed {record.meta.report_id} ({record.meta.source})")
+    return EXIT_OK
+
+
+# --- parser -------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reports-qa",
+        description=(
+            "Answer questions over council committee reports, every claim with a citation to the "
+            "report section it came from. Settings come from REPORTS_QA_* environment variables; "
+            "the flags below override them."
+        ),
+    )
+    parser.add_argument("--data-dir", type=Path, help="where the store lives (REPORTS_QA_DATA_DIR)")
+    parser.add_argument("--embedding-model", help="installed model package or folder (REPORTS_QA_EMBEDDING_MODEL)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", help="add report files or folders to the store",
+                       description="Parse, chunk, embed and store reports (txt, md, pdf, docx, html). "
+                       "Unchanged reports are skipped; a changed file replaces its old version whole. "
+                       "Exits 1 if any file failed, after ingesting all the others.")
+    p.add_argument("paths", nargs="*", help=f"files or folders (default: the sample reports in {SAMPLE_REPORTS_DIR})")
+    p.add_argument("--rebuild", action="store_true", help="drop the store first (e.g. after changing the embedding model)")
+    p.add_argument("--json", action="store_true", help="print one result object per file")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("reports", help="list the reports in the store")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.set_defaults(func=cmd_reports)
+
+    p = sub.add_parser("sections", help="print a report's section tree")
+    p.add_argument("report", help="report id or file name (or an unambiguous part of one)")
+    p.add_argument("--json", action="store_true", help="print the sections as JSON")
+    p.set_defaults(func=cmd_sections)
+
+    p = sub.add_parser("remove", help="remove a report and all its chunks")
+    p.add_argument("report", help="report id or file name")
+    p.set_defaults(func=cmd_remove)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.verbose)
+    from pydantic import ValidationError
+
+    from vectorstore.embeddings import EmbeddingModelError
+    from vectorstore.store import StoreError
+
+    try:
+        return args.func(args)
+    except (EmbeddingModelError, StoreError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValidationError as exc:
+        problems = "; ".join(f"REPORTS_QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        print(f"error: bad setting: {problems}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,147 @@
+"""Ingest files into the store: load, parse, embed, and swap each report in whole.
+
+One bad file never stops a batch: every file gets a result with a one-line reason, and a
+report reaches the store only after all of its chunks are embedded, so a failure part-way
+leaves the previous version (or nothing) in place, never half a report.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from ingest.loaders import IngestError, iter_report_files, load_bytes, load_document
+from ingest.metadata import report_id_for
+from ingest.models import LoadedDocument, ParsedReport, content_hash
+from ingest.parse import parse_document
+from reports_qa.settings import Settings
+from vectorstore.embeddings import Embedder
+from vectorstore.store import ReportStore
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ingested", "replaced", "unchanged", "duplicate", "failed"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    source: str
+    status: Status
+    message: str = ""
+    report_id: str | None = None
+    sections: int = 0
+    chunks: int = 0
+    embedded: int = 0  # chunks embedded by this run (0 when unchanged or a duplicate)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status != "failed"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class IngestProgress:
+    """Callbacks a front end can implement to show progress; the default does nothing."""
+
+    def file_started(self, source: str, index: int, total: int) -> None: ...
+
+    def chunks_planned(self, source: str, n: int) -> None: ...
+
+    def chunks_embedded(self, n: int) -> None: ...
+
+    def file_done(self, result: IngestResult) -> None: ...
+
+
+class Indexer:
+    def __init__(self, store: ReportStore, embedder: Embedder, settings: Settings) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Indexer:
+        embedder = Embedder.load(settings.embedding_model)
+        store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
+        return cls(store, embedder, settings)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.settings.max_file_mb * 1024 * 1024)
+
+    def parse(self, doc: LoadedDocument) -> ParsedReport:
+        return parse_document(
+            doc,
+            self.embedder.count_tokens,
+            max_tokens=self.settings.chunk_max_tokens,
+            model_max_tokens=self.embedder.max_tokens,
+            overlap_tokens=self.settings.chunk_overlap_tokens,
+        )
+
+    def ingest_paths(self, paths: Iterable[Path], progress: IngestProgress | None = None) -> list[IngestResult]:
+        """Ingest files and folders; a crash-leftover from an earlier run is cleaned up first."""
+        progress = progress or IngestProgress()
+        orphans = self.store.repair()
+        if orphans:
+            log.warning("removed %d chunks left behind by an interrupted ingest", orphans)
+        entries = list(iter_report_files(paths))
+        results = []
+        for i, (path, error) in enumerate(entries):
+            progress.file_started(path.name, i, len(entries))
+            if error is not None:
+                result = IngestResult(path.name, "failed", str(error))
+            else:
+                result = self._ingest_one(path.name, lambda p=path: load_document(p, max_bytes=self.max_bytes), progress)
+            progress.file_done(result)
+            results.append(result)
+        return results
+
+    def ingest_bytes(self, data: bytes, filename: str, progress: IngestProgress | None = None) -> IngestResult:
+        """Ingest an upload; ``filename`` names the report, its path is never used."""
+        progress = progress or IngestProgress()
+        result = self._ingest_one(filename, lambda: load_bytes(data, filename, max_bytes=self.max_bytes), progress)
+        progress.file_done(result)
+        return result
+
+    def _ingest_one(self, name: str, load: Callable[[], LoadedDocument], progress: IngestProgress) -> IngestResult:
+        started = time.perf_counter()
+
+        def done(status: Status, message: str = "", **kw) -> IngestResult:
+            return IngestResult(name, status, message, seconds=round(time.perf_counter() - started, 3), **kw)
+
+        try:
+            doc = load()
+            report_id = report_id_for(doc.source)
+            version = content_hash(doc.text)
+            existing = self.store.get_report(report_id)
+            if existing is not None and existing.version == version:
+                return done("unchanged", "already in the store", report_id=report_id,
+                            sections=existing.sections, chunks=existing.chunks)
+            twin = self.store.find_by_hash(version)
+            if twin is not None and twin.meta.report_id != report_id:
+                return done("duplicate", f"same text as {twin.meta.source} ({twin.meta.report_id}); not stored twice",
+                            report_id=twin.meta.report_id)
+            report = self.parse(doc)
+            if not report.chunks:
+                raise IngestError(f"{name}: no text to index after removing page furniture")
+            progress.chunks_planned(name, len(report.chunks))
+            vectors = self.embedder.embed(
+                [c.embed_text for c in report.chunks],
+                batch_size=self.settings.embedding_batch_size,
+                progress=progress.chunks_embedded,
+            )
+            self.store.put_report(report, vectors)
+            status: Status = "replaced" if existing is not None else "ingested"
+            message = "new version replaced the old one" if existing is not None else ""
+            return done(status, message, report_id=report_id, sections=len(report.sections),
+                        chunks=len(report.chunks), embedded=len(vectors))
+        except IngestError as exc:
+            return done("failed", str(exc))
+        except Exception as exc:  # one broken file must not stop the batch
+            log.exception("unexpected error ingesting %s", name)
+            return done("failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")
