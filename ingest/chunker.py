@@ -34,8 +34,15 @@ class _Unit:
     after_break: bool  # page furniture lies between this unit and the one before
 
 
-def context_line(meta: ReportMeta, section: Section) -> str:
-    parts = [meta.council or "", meta.title or "", meta.date or "", " › ".join(section.path)]
+def context_line(meta: ReportMeta, section: Section, *, short: bool = False) -> str:
+    """What the chunk's own words lack: whose report, when, and where in it.
+
+    ``short`` drops the report title and keeps only the last two section labels, for deep
+    sections whose full path would eat the chunk's share of the model's window.
+    """
+    path = section.path[-2:] if short else section.path
+    labels = [p if len(p) <= 80 or not short else p[:77] + "..." for p in path]
+    parts = [meta.council, meta.date, None if short else meta.title, " › ".join(labels)]
     return " | ".join(p for p in parts if p)
 
 
@@ -125,7 +132,7 @@ def chunk_report(
         context = context_line(meta, section)
         context_tokens = count_tokens(context) - _SPECIAL_TOKENS
         if context_tokens > model_max_tokens // 3:
-            context = " › ".join(section.path[-2:])[:300]
+            context = context_line(meta, section, short=True)
             context_tokens = count_tokens(context) - _SPECIAL_TOKENS
         # +1 for the newline joining context and text, +2 for the special tokens.
         budget = max(16, min(max_tokens, model_max_tokens - context_tokens - 1 - _SPECIAL_TOKENS))
