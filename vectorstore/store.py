@@ -1,0 +1,491 @@
+"""The report store: chunk vectors for search and a manifest of whole reports, both in Chroma.
+
+Two collections share a prefix:
+
+``{prefix}_chunks``
+    One record per chunk: its vector, its verbatim text (the quote a citation shows, never the
+    embedded context line) and flat metadata saying exactly where in which report it sits.
+``{prefix}_reports``
+    The manifest, one record per report: the full text (so the UI can open and highlight a cited
+    passage), the ``ReportMeta`` fields, the current version and the section tree as JSON.
+    It is never searched, so each record carries the constant vector ``[1.0]``.
+
+Chroma 1.x falls back to its ONNX embedding function (a model download, which fails offline)
+whenever a write or query comes without vectors, even for a collection opened with
+``embedding_function=None``. Every call here therefore passes vectors explicitly.
+
+A report is replaced crash-safely: new chunks are written under new ids (ids carry the version),
+then the manifest record is switched to the new version, then the old version's chunks are
+deleted. A crash leaves at worst unreferenced chunks, which :meth:`ReportStore.repair` removes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import reports_qa.logs  # noqa: F401  (telemetry off before chromadb is imported)
+
+import chromadb
+from chromadb.api import ClientAPI
+from chromadb.api.models.Collection import Collection
+from chromadb.config import Settings as ChromaSettings
+from chromadb.errors import ChromaError, NotFoundError
+
+from ingest.models import ParsedReport, ReportMeta, Section
+from reports_qa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ModelMismatchError",
+    "ReportNotFoundError",
+    "ReportRecord",
+    "ReportStore",
+    "StoreError",
+    "chroma_settings",
+    "make_client",
+]
+
+SECTION_PATH_SEPARATOR = " › "
+MANIFEST_VECTOR = [1.0]
+
+# Chunk metadata keys that may be absent because Chroma cannot store None; read back as None.
+_OPTIONAL_CHUNK_KEYS = ("council", "meeting", "date", "title", "section_number", "page")
+_META_FIELDS = tuple(f.name for f in fields(ReportMeta))
+
+
+class StoreError(Exception):
+    """The store cannot do what was asked; the message says why and what to do."""
+
+
+class ModelMismatchError(StoreError):
+    """The store's vectors come from a different embedding model than the one configured."""
+
+
+class ReportNotFoundError(StoreError, KeyError):
+    """No report with this id is in the manifest."""
+
+    def __str__(self) -> str:  # KeyError would show the repr of its argument
+        return str(self.args[0]) if self.args else ""
+
+
+@dataclass(frozen=True)
+class ReportRecord:
+    """What the manifest knows about one stored report (without its text or section tree)."""
+
+    meta: ReportMeta
+    sections: int
+    chunks: int
+    version: str  # the content hash of the text the chunks were cut from
+
+
+def chroma_settings() -> ChromaSettings:
+    """Chroma client settings: no telemetry, and no API that could wipe the whole store."""
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+
+
+def make_client(settings: Settings) -> ClientAPI:
+    """The one place that decides how to reach Chroma.
+
+    Today the store is embedded (a ``PersistentClient`` on ``settings.chroma_path``). Server mode
+    belongs here and nowhere else: give ``Settings`` a server URL field and, when it is set,
+    return ``chromadb.HttpClient(host=..., port=..., ssl=..., settings=chroma_settings())``.
+    ``ReportStore`` only needs a ``ClientAPI`` and works the same over either.
+    """
+    path = Path(settings.chroma_path)
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+
+
+def _close_client(client: ClientAPI) -> None:
+    close = getattr(client, "close", None)
+    if callable(close):
+        close()
+
+
+def _same_model(a: str, b: str) -> bool:
+    """Package names compare as pip does (case, ``-``/``_``); folder paths compare exactly."""
+
+    def norm(name: str) -> str:
+        name = name.strip()
+        if "/" in name or "\\" in name:
+            return name.rstrip("/\\")
+        return name.lower().replace("_", "-")
+
+    return norm(a) == norm(b)
+
+
+def _clean(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Chroma rejects None values: leave those keys out (readers restore them as None)."""
+    return {k: v for k, v in metadata.items() if v is not None}
+
+
+def _batches(n: int, size: int) -> Iterator[slice]:
+    for start in range(0, n, size):
+        yield slice(start, min(start + size, n))
+
+
+class ReportStore:
+    """Reports and their chunk vectors in two Chroma collections; see the module docstring."""
+
+    def __init__(self, client: ClientAPI, *, prefix: str, model_name: str, dimension: int) -> None:
+        if dimension < 1:
+            raise ValueError("dimension must be positive")
+        self.client = client
+        self._owns_client = False  # only a store made by open() closes its client
+        self.prefix = prefix
+        self.model_name = model_name
+        self.dimension = int(dimension)
+        self.location = self._describe_location(client)
+        self._max_batch = max(1, int(client.get_max_batch_size()))
+        self._chunks = self._open_chunks()
+        self._reports = self._open_collection(f"{prefix}_reports", metadata={"kind": "manifest"})
+
+    @classmethod
+    def open(cls, settings: Settings, *, model_name: str, dimension: int) -> ReportStore:
+        """The store named by ``settings``; raises ModelMismatchError for another model's store."""
+        client = make_client(settings)
+        try:
+            store = cls(client, prefix=settings.collection, model_name=model_name, dimension=dimension)
+        except BaseException:
+            _close_client(client)
+            raise
+        store._owns_client = True
+        return store
+
+    def close(self) -> None:
+        """Release the client if this store opened it (Chroma stops a path's system on last close)."""
+        if self._owns_client:
+            _close_client(self.client)
+            self._owns_client = False
+
+    def __enter__(self) -> ReportStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @classmethod
+    def drop(cls, settings: Settings) -> bool:
+        """Delete both collections (for ``--rebuild``); works even when the model would mismatch."""
+        client = make_client(settings)
+        dropped = False
+        try:
+            for name in (f"{settings.collection}_chunks", f"{settings.collection}_reports"):
+                try:
+                    client.delete_collection(name)
+                    dropped = True
+                    log.info("dropped collection %s", name)
+                except NotFoundError:
+                    pass
+        finally:
+            _close_client(client)
+        return dropped
+
+    # -- opening -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _describe_location(client: ClientAPI) -> str:
+        try:
+            cs = client.get_settings()
+        except Exception:  # pragma: no cover - a client without settings
+            return "<chroma>"
+        if cs.is_persistent and cs.persist_directory:
+            return str(cs.persist_directory)
+        if cs.chroma_server_host:
+            return f"{cs.chroma_server_host}:{cs.chroma_server_http_port}"
+        return "<in-memory chroma>"
+
+    def _open_collection(self, name: str, *, metadata: dict[str, Any]) -> Collection:
+        """Get an existing collection or create it; never with Chroma's default embedding function."""
+        try:
+            try:
+                return self.client.get_collection(name, embedding_function=None)
+            except NotFoundError:
+                pass
+            # get_or_create, not create: another process may have created it a moment ago
+            return self.client.get_or_create_collection(
+                name, embedding_function=None, metadata=metadata
+            )
+        except (ValueError, ChromaError) as exc:  # bad name: [a-zA-Z0-9._-], 3-512 characters
+            raise StoreError(
+                f"Cannot create Chroma collection {name!r}: {exc}. Check REPORTS_QA_COLLECTION."
+            ) from exc
+
+    def _open_chunks(self) -> Collection:
+        # Cosine space via the "hnsw:space" metadata key: Chroma 1.5 still honours it, and the
+        # `configuration={"hnsw": ...}` alternative records a "legacy" embedding function that
+        # warns (DeprecationWarning) every time the collection is opened.
+        wanted = {"embedding_model": self.model_name, "dimension": self.dimension, "hnsw:space": "cosine"}
+        collection = self._open_collection(f"{self.prefix}_chunks", metadata=wanted)
+        found = collection.metadata or {}
+        stored_model, stored_dim = found.get("embedding_model"), found.get("dimension")
+        if stored_model is None or stored_dim is None:
+            raise StoreError(
+                f"Collection {collection.name!r} at {self.location} was not created by reports-qa "
+                "(it records no embedding model); choose another REPORTS_QA_COLLECTION or "
+                "REPORTS_QA_DATA_DIR, or rebuild with `reports-qa ingest --rebuild`."
+            )
+        if not _same_model(str(stored_model), self.model_name) or int(stored_dim) != self.dimension:
+            raise ModelMismatchError(
+                f"store at {self.location} was built with model {stored_model} ({stored_dim}-d); "
+                f"REPORTS_QA_EMBEDDING_MODEL is {self.model_name} ({self.dimension}-d). "
+                f"Use model {stored_model}, choose another REPORTS_QA_DATA_DIR, or rebuild with "
+                "`reports-qa ingest --rebuild`."
+            )
+        space = ((collection.configuration or {}).get("hnsw") or {}).get("space")
+        if space not in (None, "cosine"):
+            log.warning("collection %s uses %s distance, not cosine", collection.name, space)
+        return collection
+
+    # -- reading the manifest ------------------------------------------------------------------
+
+    @staticmethod
+    def _record(metadata: dict[str, Any]) -> ReportRecord:
+        meta = ReportMeta(**{name: metadata.get(name) for name in _META_FIELDS})
+        if meta.file_type is None:
+            meta = ReportMeta(**{**meta.to_dict(), "file_type": "txt"})
+        return ReportRecord(
+            meta=meta,
+            sections=int(metadata.get("section_count", 0)),
+            chunks=int(metadata.get("chunk_count", 0)),
+            version=str(metadata.get("version", meta.content_hash)),
+        )
+
+    def _manifest(self, report_id: str, include: list[str]) -> dict[str, Any] | None:
+        got = self._reports.get(ids=[report_id], include=include)
+        if not got["ids"]:
+            return None
+        return {key: (got[key][0] if got.get(key) is not None else None) for key in include}
+
+    def get_report(self, report_id: str) -> ReportRecord | None:
+        found = self._manifest(report_id, ["metadatas"])
+        return self._record(found["metadatas"]) if found else None
+
+    def find_by_hash(self, content_hash: str) -> ReportRecord | None:
+        """The stored report with exactly this text, if any: how ingest spots duplicates."""
+        got = self._reports.get(where={"content_hash": content_hash}, include=["metadatas"])
+        records = sorted((self._record(m) for m in got["metadatas"] or []), key=lambda r: r.meta.report_id)
+        return records[0] if records else None
+
+    def list_reports(self) -> list[ReportRecord]:
+        """Every stored report, by council then meeting date (unknowns last), then id."""
+        records: list[ReportRecord] = []
+        total = self._reports.count()
+        for window in _batches(total, self._max_batch):
+            got = self._reports.get(
+                include=["metadatas"], limit=window.stop - window.start, offset=window.start
+            )
+            records.extend(self._record(m) for m in got["metadatas"] or [])
+
+        def key(r: ReportRecord) -> tuple:
+            m = r.meta
+            return (m.council is None, (m.council or "").casefold(), m.date is None, m.date or "", m.report_id)
+
+        return sorted(records, key=key)
+
+    def sections(self, report_id: str) -> list[Section]:
+        found = self._manifest(report_id, ["metadatas"])
+        if not found:
+            raise ReportNotFoundError(f"no report {report_id!r} in the store at {self.location}")
+        raw = found["metadatas"].get("sections_json") or "[]"
+        return [Section.from_dict(d) for d in json.loads(raw)]
+
+    def report_text(self, report_id: str) -> str:
+        found = self._manifest(report_id, ["documents"])
+        if not found:
+            raise ReportNotFoundError(f"no report {report_id!r} in the store at {self.location}")
+        return found["documents"] or ""
+
+    def chunk_count(self) -> int:
+        return self._chunks.count()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _chunk_metadata(self, report: ParsedReport) -> list[dict[str, Any]]:
+        meta = report.meta
+        by_id = {s.id: s for s in report.sections}
+        out = []
+        for chunk in report.chunks:
+            section = by_id.get(chunk.section_id)
+            if section is None:
+                raise StoreError(f"chunk {chunk.chunk_id} names unknown section {chunk.section_id!r}")
+            out.append(
+                _clean(
+                    {
+                        "report_id": meta.report_id,
+                        "version": meta.content_hash,
+                        "source": meta.source,
+                        "council": meta.council,
+                        "meeting": meta.meeting,
+                        "date": meta.date,
+                        "title": meta.title,
+                        "section_id": section.id,
+                        "section_number": section.number,
+                        "section_title": section.title,
+                        "section_path": SECTION_PATH_SEPARATOR.join(section.path),
+                        "section_kind": section.kind,
+                        "page": chunk.page if chunk.page is not None else section.page,
+                        "start": chunk.start,
+                        "end": chunk.end,
+                        "index": chunk.index,
+                        "token_count": chunk.token_count,
+                    }
+                )
+            )
+        return out
+
+    def _validate(self, report: ParsedReport, embeddings: Sequence[Sequence[float]]) -> None:
+        """Refuse a report that would break citations or the index, before anything is written."""
+        rid = report.meta.report_id
+        if not rid:
+            raise StoreError("a report needs a report_id")
+        if len(embeddings) != len(report.chunks):
+            raise StoreError(f"{rid}: {len(report.chunks)} chunks but {len(embeddings)} embeddings")
+        for chunk, vector in zip(report.chunks, embeddings):
+            if len(vector) != self.dimension:
+                raise StoreError(
+                    f"{rid}: embedding of {chunk.chunk_id} has {len(vector)} dimensions; "
+                    f"the store holds {self.dimension}-d vectors of {self.model_name}"
+                )
+            if chunk.report_id != rid:
+                raise StoreError(f"chunk {chunk.chunk_id} belongs to {chunk.report_id!r}, not {rid!r}")
+            if report.text[chunk.start : chunk.end] != chunk.text:
+                raise StoreError(
+                    f"chunk {chunk.chunk_id} is not the report text at {chunk.start}..{chunk.end}"
+                )
+        ids = [c.chunk_id for c in report.chunks]
+        if len(set(ids)) != len(ids):
+            raise StoreError(f"{rid}: duplicate chunk ids")
+
+    def put_report(self, report: ParsedReport, embeddings: Sequence[Sequence[float]]) -> None:
+        """Add or replace a report; readers see the old version or the new one, never a mix.
+
+        1. write the new chunks (their ids carry the version, so old ones stay untouched);
+        2. upsert the manifest record: this switches the report to the new version;
+        3. delete the report's chunks of any other version.
+        """
+        self._validate(report, embeddings)
+        meta = report.meta
+        version = meta.content_hash
+        ids = [c.chunk_id for c in report.chunks]
+        documents = [c.text for c in report.chunks]
+        metadatas = self._chunk_metadata(report)
+        vectors = [list(map(float, v)) for v in embeddings]
+
+        for window in _batches(len(ids), self._max_batch):  # 1
+            # upsert, not add: re-putting the same version after a crash must not be ignored
+            self._chunks.upsert(
+                ids=ids[window],
+                embeddings=vectors[window],
+                documents=documents[window],
+                metadatas=metadatas[window],
+            )
+
+        manifest = _clean(
+            {
+                **meta.to_dict(),
+                "version": version,
+                "section_count": len(report.sections),
+                "chunk_count": len(report.chunks),
+                "sections_json": json.dumps([s.to_dict() for s in report.sections], ensure_ascii=False),
+            }
+        )
+        self._reports.upsert(  # 2
+            ids=[meta.report_id], embeddings=[MANIFEST_VECTOR], documents=[report.text], metadatas=[manifest]
+        )
+
+        stale = self._chunk_ids(  # 3
+            {"$and": [{"report_id": meta.report_id}, {"version": {"$ne": version}}]}
+        )
+        self._delete_chunks(stale)
+        log.info(
+            "stored %s (version %s): %d chunks, %d stale removed",
+            meta.report_id, version[:12], len(ids), len(stale),
+        )
+
+    def remove_report(self, report_id: str) -> bool:
+        """Delete a report: manifest first (it disappears at once), then its chunks.
+
+        Returns whether the report was in the manifest; stray chunks are removed either way.
+        """
+        existed = bool(self._reports.get(ids=[report_id], include=[])["ids"])
+        if existed:
+            self._reports.delete(ids=[report_id])
+        chunk_ids = self._chunk_ids({"report_id": report_id})
+        self._delete_chunks(chunk_ids)
+        log.info("removed %s: %d chunks", report_id, len(chunk_ids))
+        return existed
+
+    def repair(self) -> int:
+        """Delete chunks the manifest does not point at (left by a crash); return how many."""
+        current: dict[str, str] = {}
+        total = self._reports.count()
+        for window in _batches(total, self._max_batch):
+            got = self._reports.get(
+                include=["metadatas"], limit=window.stop - window.start, offset=window.start
+            )
+            for rid, m in zip(got["ids"], got["metadatas"] or []):
+                current[rid] = str(m.get("version"))
+
+        orphans: list[str] = []
+        total = self._chunks.count()
+        for window in _batches(total, self._max_batch):
+            got = self._chunks.get(
+                include=["metadatas"], limit=window.stop - window.start, offset=window.start
+            )
+            for cid, m in zip(got["ids"], got["metadatas"] or []):
+                m = m or {}
+                if current.get(str(m.get("report_id"))) != m.get("version"):
+                    orphans.append(cid)
+        self._delete_chunks(orphans)
+        if orphans:
+            log.warning("repair removed %d orphan chunks", len(orphans))
+        return len(orphans)
+
+    def _chunk_ids(self, where: dict[str, Any]) -> list[str]:
+        return list(self._chunks.get(where=where, include=[])["ids"])
+
+    def _delete_chunks(self, ids: list[str]) -> None:
+        for window in _batches(len(ids), self._max_batch):
+            self._chunks.delete(ids=ids[window])
+
+    # -- searching -----------------------------------------------------------------------------
+
+    def query(
+        self, embedding: Sequence[float], k: int = 5, where: dict[str, Any] | None = None
+    ) -> list[tuple[dict[str, Any], str, float]]:
+        """Nearest chunks as (metadata, text, cosine distance), nearest first.
+
+        A minimal search for tests and the CLI. Metadata gets ``chunk_id`` and has every
+        optional key present (None where unknown).
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        if len(embedding) != self.dimension:
+            raise StoreError(
+                f"query vector has {len(embedding)} dimensions; the store holds {self.dimension}-d "
+                f"vectors of {self.model_name}"
+            )
+        if self._chunks.count() == 0:
+            return []
+        got = self._chunks.query(
+            query_embeddings=[list(map(float, embedding))],
+            n_results=k,
+            where=where,
+            include=["metadatas", "documents", "distances"],
+        )
+        results = []
+        for cid, m, text, dist in zip(
+            got["ids"][0], got["metadatas"][0], got["documents"][0], got["distances"][0]
+        ):
+            metadata = {key: None for key in _OPTIONAL_CHUNK_KEYS}
+            metadata.update(m or {})
+            metadata["chunk_id"] = cid
+            results.append((metadata, text or "", float(dist)))
+        return results
