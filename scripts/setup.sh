@@ -14,11 +14,11 @@ fi
 stamp=".venv/.installed-$extra-$(sha256sum pyproject.toml | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
   echo "Installing reports-qa ($extra) into .venv (first run: a few minutes)…" >&2
-  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -qq --upgrade pip
   # The CPU build of torch first: otherwise pip resolves sentence-transformers' torch to a
   # multi-GB CUDA build.
-  .venv/bin/python -m pip install -q torch==2.13.0
+  .venv/bin/python -m pip install -qq torch==2.13.0
   if [ "$extra" = test ]; then spec=".[test]"; else spec="."; fi
-  .venv/bin/python -m pip install -q -e "$spec"
+  .venv/bin/python -m pip install -qq -e "$spec"
   touch "$stamp"
 fi
