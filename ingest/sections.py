@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ingest.models import Section
 
@@ -173,13 +173,6 @@ class Candidate:
     # filled in by the tree builder
     rank: int = 0
     kind: str = "heading"
-
-
-def _standalone(lines: list[Line], i: int, furniture: set[int]) -> bool:
-    def blank(j: int) -> bool:
-        return j < 0 or j >= len(lines) or lines[j].blank or j in furniture
-
-    return blank(i - 1) and blank(i + 1)
 
 
 def _toc_titles(lines: list[Line], start: int, end: int) -> list[str]:
@@ -342,8 +335,6 @@ class _Open:
     cand: Candidate
     section: Section
     anchor: bool  # plain headings rank themselves under the nearest anchor
-    body_chars: int = 0  # content characters seen since this heading (its own text)
-    child_ids: list[str] = field(default_factory=list)
 
 
 def _has_content(lines: list[Line], furniture: set[int], first: int, last: int) -> bool:
