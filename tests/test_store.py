@@ -425,3 +425,11 @@ def test_chroma_client_settings_are_offline():
     assert chroma_settings().anonymized_telemetry is False
     assert chroma_settings().allow_reset is False
     assert chromadb.__version__.startswith("1.")
+
+
+def test_embed_keeps_input_order_while_batching_by_length(embedder):
+    texts = ["short", "a much longer passage about children in care and their placements " * 5, "mid length text here"]
+    together = embedder.embed(texts, batch_size=2)
+    alone = [embedder.embed([t])[0] for t in texts]
+    for a, b in zip(together, alone):
+        assert sum(x * y for x, y in zip(a, b)) > 0.999

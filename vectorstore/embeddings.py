@@ -187,18 +187,21 @@ class Embedder:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
         texts = list(texts)
-        out: list[list[float]] = []
+        # Batches of similar length waste no work on padding; results go back in input order.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]), reverse=True)
+        out: list[list[float]] = [[] for _ in texts]
         encode = getattr(self._model, "encode_document", None) or self._model.encode
-        for i in range(0, len(texts), batch_size):
-            batch = texts[i : i + batch_size]
+        for i in range(0, len(order), batch_size):
+            batch = order[i : i + batch_size]
             vectors = encode(
-                batch,
+                [texts[j] for j in batch],
                 batch_size=batch_size,
                 normalize_embeddings=True,
                 convert_to_numpy=True,
                 show_progress_bar=False,
             )
-            out.extend(vectors.tolist())
+            for j, vector in zip(batch, vectors.tolist()):
+                out[j] = vector
             if progress is not None:
                 progress(len(batch))
         return out
