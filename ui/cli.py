@@ -75,11 +75,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         _print_json([r.to_dict() for r in results])
     else:
         table = Table(title=f"Ingested into {settings.chroma_path}")
-        for col in ("file", "status", "report id", "sections", "chunks", "seconds", "reason"):
+        for col in ("file", "status", "sections", "chunks", "seconds", "reason"):
             table.add_column(col, overflow="fold")
         style = {"failed": "red", "unchanged": "dim", "duplicate": "yellow"}
-        for r in results:
-            table.add_row(r.source, f"[{style.get(r.status, 'green')}]{r.status}", r.report_id or "",
+        for r in results:  # the report id is the file name's stem; `reports` lists it
+            table.add_row(r.source, f"[{style.get(r.status, 'green')}]{r.status}",
                           str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", r.message)
         Console().print(table)
         counts = {s: sum(r.status == s for r in results) for s in ("ingested", "replaced", "unchanged", "duplicate", "failed")}
