@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ingest.models import Chunk, ReportMeta, Section
-from ingest.sections import find_furniture, split_lines
+from ingest.sections import Layout
 
 TokenCounter = Callable[[str], int]
 _SPECIAL_TOKENS = 2  # [CLS] and [SEP], counted by the tokenizer on every call
@@ -46,43 +46,25 @@ def context_line(meta: ReportMeta, section: Section, *, short: bool = False) -> 
     return " | ".join(p for p in parts if p)
 
 
-def _blocks(text: str, start: int, end: int, furniture: set[int], line_starts: list[int]) -> list[tuple[int, int, bool]]:
+def _blocks(layout: Layout, start: int, end: int) -> list[tuple[int, int, bool]]:
     """Runs of non-blank, non-furniture lines within ``start..end``: (start, end, after_break)."""
     blocks: list[tuple[int, int, bool]] = []
-    run_start: int | None = None
-    run_end = start
+    run: tuple[int, int] | None = None
     broken = False
-    pos = start
-    while pos < end:
-        nl = text.find("\n", pos, end)
-        line_end = end if nl == -1 else nl
-        line_no = _line_index(line_starts, pos)
-        is_furniture = line_no in furniture and line_starts[line_no] == pos
-        if is_furniture or not text[pos:line_end].strip():
-            if run_start is not None:
-                blocks.append((run_start, run_end, broken))
-                broken = False
-                run_start = None
+    for ln in layout.lines_in(start, end):
+        is_furniture = ln.index in layout.furniture
+        if is_furniture or ln.blank:
+            if run is not None:
+                blocks.append((*run, broken))
+                broken, run = False, None
             broken = broken or is_furniture
-        else:
-            if run_start is None:
-                run_start = pos + (len(text[pos:line_end]) - len(text[pos:line_end].lstrip()))
-            run_end = pos + len(text[pos:line_end].rstrip())
-        pos = line_end + 1
-    if run_start is not None:
-        blocks.append((run_start, run_end, broken))
+            continue
+        line_start = ln.start + len(ln.text) - len(ln.text.lstrip())
+        line_end = min(end, ln.start + len(ln.text.rstrip()))
+        run = (run[0] if run else line_start, line_end)
+    if run is not None:
+        blocks.append((*run, broken))
     return blocks
-
-
-def _line_index(line_starts: list[int], pos: int) -> int:
-    lo, hi = 0, len(line_starts) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if line_starts[mid] <= pos:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _split(text: str, start: int, end: int, budget: int, count: TokenCounter) -> list[tuple[int, int, int]]:
@@ -122,10 +104,9 @@ def chunk_report(
     model_max_tokens: int = 256,
     overlap_tokens: int = 40,
     page_at: Callable[[int], int | None] | None = None,
+    layout: Layout | None = None,
 ) -> list[Chunk]:
-    lines = split_lines(text)
-    furniture = find_furniture(lines)
-    line_starts = [ln.start for ln in lines]
+    layout = layout or Layout.of(text)
     chunks: list[Chunk] = []
 
     for section in sections:
@@ -141,7 +122,7 @@ def chunk_report(
         if not text[start:end].strip() and not section.children and section.kind != "cover":
             start, end = section.start, section.body_start  # a leaf heading is its own text
         units: list[_Unit] = []
-        for b_start, b_end, broken in _blocks(text, start, end, furniture, line_starts):
+        for b_start, b_end, broken in _blocks(layout, start, end):
             for i, (p_start, p_end, p_tokens) in enumerate(_split(text, b_start, b_end, budget, count_tokens)):
                 units.append(_Unit(p_start, p_end, p_tokens, broken and i == 0))
         for c_start, c_end in _pack(units, text, budget, overlap_tokens):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ingest.chunker import TokenCounter, chunk_report
 from ingest.metadata import extract_metadata
 from ingest.models import LoadedDocument, ParsedReport
-from ingest.sections import build_tree
+from ingest.sections import Layout, build_tree
 
 
 def parse_document(
@@ -18,7 +18,8 @@ def parse_document(
 ) -> ParsedReport:
     meta = extract_metadata(doc.text, doc.source, doc.file_type)
     page_at = doc.page_at if doc.page_starts else None
-    sections = build_tree(doc.text, page_at=page_at)
+    layout = Layout.of(doc.text)  # lines and page furniture, shared by tree and chunker
+    sections = build_tree(doc.text, page_at=page_at, layout=layout)
     chunks = chunk_report(
         meta,
         doc.text,
@@ -28,5 +29,6 @@ def parse_document(
         model_max_tokens=model_max_tokens,
         overlap_tokens=overlap_tokens,
         page_at=page_at,
+        layout=layout,
     )
     return ParsedReport(meta=meta, text=doc.text, sections=sections, chunks=chunks)

@@ -18,6 +18,7 @@ committee pack. The parser works in three steps:
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass
 
@@ -86,6 +87,24 @@ def find_furniture(lines: list[Line]) -> set[int]:
         if pairs[(_norm(a.text), _norm(b.text))] >= 3 and len(a.text) <= 150 and len(b.text) <= 150:
             furniture.update((a.index, b.index))
     return furniture
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A report's lines and which of them are page furniture, worked out once per report."""
+
+    lines: list[Line]
+    furniture: frozenset[int]
+    starts: tuple[int, ...]  # each line's start offset, for bisecting
+
+    @classmethod
+    def of(cls, text: str) -> Layout:
+        lines = split_lines(text)
+        return cls(lines, frozenset(find_furniture(lines)), tuple(ln.start for ln in lines))
+
+    def lines_in(self, start: int, end: int) -> list[Line]:
+        """The lines starting in ``start..end`` (section spans always begin at a line start)."""
+        return self.lines[bisect_left(self.starts, start) : bisect_left(self.starts, end)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -341,10 +360,10 @@ def _has_content(lines: list[Line], furniture: set[int], first: int, last: int) 
     return any(not lines[j].blank and j not in furniture for j in range(first, last))
 
 
-def build_tree(text: str, page_at=None) -> list[Section]:
+def build_tree(text: str, page_at=None, layout: Layout | None = None) -> list[Section]:
     """The section tree of ``text`` as a flat list in document order (parents before children)."""
-    lines = split_lines(text)
-    furniture = find_furniture(lines)
+    layout = layout or Layout.of(text)
+    lines, furniture = layout.lines, layout.furniture
     candidates, cover_end = find_candidates(lines, furniture)
 
     candidates, has_body = _drop_empty_plain(candidates, lines, furniture)
