@@ -162,6 +162,102 @@ def cmd_remove(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# --- ask, chat ----------------------------------------------------------------------------------
+
+
+def _filters(args: argparse.Namespace) -> dict:
+    filters = {}
+    if args.council:
+        filters["councils"] = args.council
+    if args.report:
+        filters["report_ids"] = args.report
+    if args.year:
+        filters["year"] = args.year
+    return filters
+
+
+def _assistant(args: argparse.Namespace):
+    from rich.console import Console
+
+    from assistant import Assistant
+
+    settings = _settings(args)
+    with Console(stderr=True).status("Loading the embedding model and the store…"):
+        return Assistant.from_settings(settings, backend=args.backend)
+
+
+def _answer(assistant, question: str, args: argparse.Namespace, history: list | None = None):
+    """Ask, echoing an LLM's draft to stderr as it streams; returns the verified Answer."""
+    from assistant.models import Answer
+
+    answer = None
+    streaming = assistant.backend_name != "extractive" and not args.json and sys.stderr.isatty()
+    for item in assistant.stream(question, history, _filters(args), k=args.k):
+        if isinstance(item, Answer):
+            answer = item
+        elif streaming:
+            sys.stderr.write(item)
+            sys.stderr.flush()
+    if streaming:
+        sys.stderr.write("\n(draft above; verified answer below)\n\n")
+    return answer
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from ui.terminal import format_answer
+
+    with _assistant(args) as assistant:
+        answer = _answer(assistant, args.question, args)
+    if args.json:
+        _print_json(answer.to_dict())
+    else:
+        print(format_answer(answer))
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from ui.terminal import format_answer
+
+    try:
+        import readline  # noqa: F401  (line editing and up-arrow history for input())
+    except ImportError:
+        pass
+    history: list[dict[str, str]] = []
+    with _assistant(args) as assistant:
+        held = ", ".join(sorted({m.council or m.source for m in assistant.catalogue()})) or "none"
+        print(f"Ask about the reports on: {held}.\nFollow-ups use the conversation so far. /new starts over, /quit ends.")
+        while True:
+            try:
+                question = input("\n> ").strip()
+            except EOFError:
+                print()
+                return EXIT_OK
+            if question in {"/quit", "/exit", "/q"}:
+                return EXIT_OK
+            if question in {"/new", "/reset"}:
+                history.clear()
+                print("(new conversation)")
+                continue
+            if not question:
+                continue
+            answer = _answer(assistant, question, args, history)
+            if answer.standalone_question and answer.standalone_question != question:
+                print(f"(searched: {answer.standalone_question})")
+            print(format_answer(answer))
+            history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
+
+
+def _ask_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--council", action="append", metavar="NAME",
+                   help="only reports on this council (a name or alias, e.g. Southend); repeatable")
+    p.add_argument("--report", action="append", metavar="ID", help="only this report id; repeatable")
+    p.add_argument("--year", type=int, help="only reports dated in this year")
+    p.add_argument("--backend", choices=("extractive", "llamacpp", "openai"),
+                   help="who writes the answer (REPORTS_QA_BACKEND; default extractive: no LLM)")
+    p.add_argument("--k", type=int, metavar="N", help="passages given to the backend (REPORTS_QA_K)")
+    p.add_argument("--json", action="store_true", help="print the answer, citations and timings as JSON")
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 
@@ -197,6 +293,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the sections as JSON")
     p.set_defaults(func=cmd_sections)
 
+    p = sub.add_parser("ask", help="answer one question, with verified citations",
+                       description="Answer a question from the reports in the store. Every [n] in the answer "
+                       "is checked against the passage it cites; what the reports don't support is left out. "
+                       "Councils and years named in the question narrow the search (\"in Southend in 2016\").")
+    p.add_argument("question")
+    _ask_options(p)
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("chat", help="a conversation in the terminal (follow-ups understood)",
+                       description="Ask questions one after another; \"and what about Swindon?\" or \"is that better "
+                       "than last time?\" are read against the conversation so far.")
+    _ask_options(p)
+    p.set_defaults(func=cmd_chat)
+
     p = sub.add_parser("remove", help="remove a report and all its chunks")
     p.add_argument("report", help="report id or file name")
     p.set_defaults(func=cmd_remove)
@@ -209,11 +319,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from pydantic import ValidationError
 
     from vectorstore.embeddings import EmbeddingModelError
+    from assistant.backend import BackendError
     from vectorstore.store import StoreError
 
     try:
         return args.func(args)
-    except (EmbeddingModelError, StoreError) as exc:
+    except (EmbeddingModelError, StoreError, BackendError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILED
     except ValidationError as exc:

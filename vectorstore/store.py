@@ -305,6 +305,27 @@ class ReportStore:
     def chunk_count(self) -> int:
         return self._chunks.count()
 
+    def all_chunks(self) -> list[tuple[dict[str, Any], str]]:
+        """Every current chunk as (metadata, text): what keyword search indexes.
+
+        Chunks of a version the manifest no longer names (an interrupted replace) are left out.
+        """
+        current = {r.meta.report_id: r.version for r in self.list_reports()}
+        out: list[tuple[dict[str, Any], str]] = []
+        total = self._chunks.count()
+        for window in _batches(total, self._max_batch):
+            got = self._chunks.get(
+                include=["metadatas", "documents"], limit=window.stop - window.start, offset=window.start
+            )
+            for cid, m, text in zip(got["ids"], got["metadatas"] or [], got["documents"] or []):
+                metadata = {key: None for key in _OPTIONAL_CHUNK_KEYS}
+                metadata.update(m or {})
+                if current.get(metadata.get("report_id")) != metadata.get("version"):
+                    continue
+                metadata["chunk_id"] = cid
+                out.append((metadata, text or ""))
+        return out
+
     # -- writing -------------------------------------------------------------------------------
 
     def _chunk_metadata(self, report: ParsedReport) -> list[dict[str, Any]]:

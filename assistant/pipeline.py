@@ -1,0 +1,286 @@
+"""Question in, verified answer out: scope → retrieve → passages → draft → verify.
+
+The one place that puts the steps together, for the CLI, the UI and the eval runner alike.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from assistant.backend import AnswerBackend, BackendError
+from assistant.extractive import ExtractiveBackend
+from assistant.followup import strip_places
+from assistant.keywords import SCOPE_WORDS, terms
+from assistant.models import Answer, Message, Passage
+from assistant.retriever import HybridRetriever
+from assistant.scope import Filters, Scope, ScopeError, held_summary, infer_scope
+from assistant.verify import verify
+from ingest.models import ReportMeta, Section
+from reports_qa.settings import Settings
+from vectorstore.embeddings import Embedder
+from vectorstore.store import ReportStore
+
+log = logging.getLogger(__name__)
+
+MAX_PASSAGE_CHARS = 3000  # a section longer than this is given as its retrieved chunks only
+MAX_QUESTION_CHARS = 2000
+BACKENDS = ("extractive", "llamacpp", "openai")
+
+
+class Assistant:
+    """Answers questions over the reports in one store, with verified citations."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: ReportStore,
+        embedder: Embedder,
+        *,
+        backend: str | AnswerBackend | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.embedder = embedder
+        self.retriever = HybridRetriever.from_settings(settings, store, embedder)
+        self._backend = backend or settings.backend
+        self._llm: AnswerBackend | None = None if isinstance(self._backend, str) else self._backend
+        self._reports: dict[str, tuple[str, str, dict[str, Section]]] = {}  # id -> (version, text, sections)
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, *, backend: str | None = None) -> Assistant:
+        settings = settings or Settings()
+        embedder = Embedder.load(settings.embedding_model)
+        store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
+        assistant = cls(settings, store, embedder, backend=backend)
+        assistant._owns_store = True
+        return assistant
+
+    def close(self) -> None:
+        if getattr(self, "_owns_store", False):
+            self.store.close()
+
+    def __enter__(self) -> Assistant:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def backend_name(self) -> str:
+        return self._backend if isinstance(self._backend, str) else self._backend.name
+
+    def catalogue(self) -> list[ReportMeta]:
+        return [r.meta for r in self.store.list_reports()]
+
+    # -- passages ------------------------------------------------------------------------------
+
+    def _report(self, report_id: str, version: str) -> tuple[str, dict[str, Section]]:
+        cached = self._reports.get(report_id)
+        if cached is None or cached[0] != version:
+            sections = {s.id: s for s in self.store.sections(report_id)}
+            cached = (version, self.store.report_text(report_id), sections)
+            self._reports[report_id] = cached
+        return cached[1], cached[2]
+
+    def passages(self, docs: Sequence[Any], limit: int) -> list[Passage]:
+        """Retrieved chunks grouped by section, as numbered verbatim passages, best first.
+
+        A section is given whole (heading and its own text) so a list is never cut short; a
+        very long one is given as the span of its retrieved chunks.
+        """
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for doc in docs:
+            m = doc.metadata
+            groups.setdefault((m["report_id"], m["section_id"]), []).append(doc)
+        out: list[Passage] = []
+        for (report_id, section_id), group in list(groups.items())[:limit]:
+            m = group[0].metadata
+            text, sections = self._report(report_id, m["version"])
+            section = sections.get(section_id)
+            if section is not None and section.body_end - section.start <= MAX_PASSAGE_CHARS:
+                start, end = section.start, section.body_end
+            else:
+                start = min(d.metadata["start"] for d in group)
+                end = max(d.metadata["end"] for d in group)
+            out.append(
+                Passage(
+                    number=len(out) + 1,
+                    report_id=report_id,
+                    source=m["source"],
+                    council=m.get("council"),
+                    meeting=m.get("meeting"),
+                    date=m.get("date"),
+                    section_id=section_id,
+                    section=section.label if section else (m.get("section_number") or m.get("section_title") or ""),
+                    section_title=m.get("section_title") or "",
+                    section_path=tuple((m.get("section_path") or "").split(" › ")),
+                    text=text[start:end],
+                    start=start,
+                    end=end,
+                    score=max(d.metadata["score"] for d in group),
+                    page=m.get("page"),
+                )
+            )
+        return out
+
+    def _retrieve(self, query: str, scope: Scope, k: int, catalogue: list[ReportMeta]) -> list[Passage]:
+        whole = len(scope.reports) == len(catalogue)
+        fetch = max(3 * k, 12)
+        if scope.compare and len(scope.reports) > 1:
+            # Each report gets its own share, so the comparison has both sides.
+            per = max(2, k // len(scope.reports))
+            docs = []
+            for meta in scope.reports:
+                found = self.retriever.invoke(query, k=fetch, report_ids=[meta.report_id])
+                docs.extend(self._first_sections(found, per))
+            return self.passages(docs, len(docs))
+        docs = self.retriever.invoke(query, k=fetch, report_ids=None if whole else scope.report_ids)
+        return self.passages(docs, k)
+
+    @staticmethod
+    def _first_sections(docs: list[Any], n: int) -> list[Any]:
+        seen: list[str] = []
+        out = []
+        for doc in docs:
+            sid = doc.metadata["section_id"]
+            if sid not in seen:
+                if len(seen) == n:
+                    continue
+                seen.append(sid)
+            out.append(doc)
+        return out
+
+    # -- backends ------------------------------------------------------------------------------
+
+    def _backend_for(self, name: str | None) -> AnswerBackend:
+        name = name or self.backend_name
+        if name == "extractive":
+            return ExtractiveBackend(idf=self.retriever.keyword_index().bm25.idf)
+        if self._llm is not None and self._llm.name == name:
+            return self._llm
+        if name not in BACKENDS:
+            raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
+        from assistant.llm import make_llm_backend
+
+        self._llm = make_llm_backend(self.settings.model_copy(update={"backend": name}))
+        return self._llm
+
+    # -- answering -----------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        filters: dict[str, Any] | None = None,
+        *,
+        k: int | None = None,
+        backend: str | None = None,
+    ) -> Answer:
+        answer = None
+        for item in self.stream(question, history, filters, k=k, backend=backend):
+            if isinstance(item, Answer):
+                answer = item
+        assert answer is not None
+        return answer
+
+    def stream(
+        self,
+        question: str,
+        history: list[Message] | None = None,
+        filters: dict[str, Any] | None = None,
+        *,
+        k: int | None = None,
+        backend: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """The draft's pieces as the backend writes them, then the verified ``Answer``.
+
+        The streamed text is unverified; the final Answer replaces it.
+        """
+        started = time.perf_counter()
+        question = (question or "").strip()[:MAX_QUESTION_CHARS]
+        history = list(history or [])
+        k = k or self.settings.k
+        engine = self._backend_for(backend)
+
+        def refuse(text: str, **extra: Any) -> Answer:
+            total = (time.perf_counter() - started) * 1000
+            return Answer(
+                question=question,
+                answer=text,
+                answered=False,
+                citations=[],
+                retrieved=[],
+                backend=engine.name,
+                timings_ms={"retrieve": 0.0, "generate": 0.0, "total": total},
+                **extra,
+            )
+
+        if not question:
+            yield refuse("Please ask a question about the reports.")
+            return
+        catalogue = self.catalogue()
+        if not catalogue:
+            yield refuse("I hold no reports yet. Add some with `reports-qa ingest PATH` (or the app's upload).")
+            return
+        standalone = engine.condense(question, history) if history else question
+        try:
+            scope = infer_scope(standalone, catalogue, Filters.from_dict(filters))
+        except ScopeError as exc:
+            yield refuse(str(exc), standalone_question=standalone)
+            return
+        scope_dict = scope.to_dict(len(catalogue))
+        if scope.refusal:
+            yield refuse(scope.refusal, standalone_question=standalone, filters=scope_dict, notes=scope.notes)
+            return
+
+        query = strip_places(standalone) if scope.inferred else standalone
+        if scope.compare:  # "how did X change" searches for X in each report
+            query = " ".join(w for w in query.split() if w.lower().strip("?,.!") not in SCOPE_WORDS)
+        if not terms(query):
+            query = standalone
+        # The extractive backend ranks sentences itself, so it is shown twice as many candidates.
+        passages = self._retrieve(query, scope, k if engine.name != "extractive" else 2 * k, catalogue)
+        retrieved_at = time.perf_counter()
+
+        if isinstance(engine, ExtractiveBackend):
+            draft = engine.draft(query, passages, history, compare=scope.compare and len(scope.reports) > 1)
+            yield draft
+        else:
+            pieces = []
+            for piece in engine.stream(standalone, passages, history):
+                pieces.append(piece)
+                yield piece
+            draft = "".join(pieces)
+        generated_at = time.perf_counter()
+
+        verified = verify(draft, passages)
+        notes = list(scope.notes)
+        removed = verified.report.get("removed") or []
+        if removed and engine.name != "extractive":
+            notes.append(
+                f"{len(removed)} statement(s) in the draft answer were removed because the cited reports do not support them."
+            )
+        text = verified.answer
+        if not verified.answered:
+            searched = ", ".join(sorted({p.council or p.source for p in passages})) or held_summary(scope.reports)
+            text = f"The reports I hold don't say. I searched the reports on {searched}."
+        yield Answer(
+            question=question,
+            answer=text,
+            answered=verified.answered,
+            citations=verified.citations,
+            retrieved=passages,
+            backend=engine.name,
+            timings_ms={
+                "retrieve": (retrieved_at - started) * 1000,
+                "generate": (generated_at - retrieved_at) * 1000,
+                "total": (time.perf_counter() - started) * 1000,
+            },
+            notes=notes,
+            standalone_question=standalone,
+            filters=scope_dict,
+            verification=verified.report,
+        )

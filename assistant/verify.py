@@ -1,0 +1,612 @@
+"""Check every citation in a draft answer against the passage it points to.
+
+Backends write a draft whose sentences and bullets end in markers (``[1]``, ``[2, 3]``,
+``[1][3]``) naming numbered passages. Nothing a backend writes is trusted: a claim survives
+only if one given passage says it, either
+
+- verbatim: the normalised claim occurs in the passage (casefold; curly quotes, dashes,
+  spacing, markdown emphasis and inline HTML tags made uniform), or
+- by coverage: at least ``threshold`` of the claim's content words (stopwords dropped, light
+  stemming, numbers kept) occur in ONE window of at most two adjacent sentences or list
+  items, so a claim stitched from distant parts of a passage fails;
+
+and, either way, every number in the claim occurs in that window counting the same thing
+("6 inspectors", not "12th July" for "12 inspectors"), so does any negation, and any text
+the claim puts in quotation marks occurs verbatim in the passage. A claim that fails its own
+passages moves to another given passage that supports it (LLMs often cite the wrong number);
+otherwise it is dropped, as is every sentence with no marker that is not a heading. The
+citation quote is the supporting window (or, verbatim, exactly the matched characters), so
+what the user clicks is what was checked. Claims supported by one passage at touching spans
+share one citation, so a list copied from one passage is one quote, not six.
+
+COVERAGE_THRESHOLD was measured on the five sample reports (185 sections, 1,245 sentences
+and list items of 3+ content words) with
+
+    .venv/bin/python -m bench.bench_verifier
+
+A claim's coverage against its own section, after a deterministic paraphrase that drops
+every 4th content word and some function words and changes inflections, is 1.00 for 100% of
+claims; with every 5th content word also replaced by an unseen synonym it is >= 0.80 for 95%
+(p5 0.80, p1 0.75). The best coverage of the same claim by any window of any OTHER section of
+the corpus (misattribution; sections holding the sentence verbatim excluded) has p50 0.40,
+p95 0.70, p99 0.83. With the number/negation gates, false accepts are 6.5% at 0.60, 2.6% at
+0.70, 1.0% at 0.75, 0.6% at 0.80 and 0.0% at 0.90; the synonym paraphrase is accepted 100%
+at 0.75 and 95% at 0.80. 0.75 is the lowest threshold with false accepts <= 1% that still
+accepts every paraphrase of the benchmark, whatever its length.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from assistant.models import Citation, Passage
+
+COVERAGE_THRESHOLD = 0.80
+MIN_COVERAGE_TERMS = 3  # a shorter claim matches by chance anywhere (bench: ~60%): verbatim only
+
+# --- normalisation -------------------------------------------------------------------------
+
+_CHAR_MAP = {
+    **dict.fromkeys("‘’‚‛′`´", "'"),
+    **dict.fromkeys("“”„‟″«»", '"'),
+    **dict.fromkeys("‐‑‒–—―−﹘﹣－", "-"),
+    "…": "...",
+}
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]{0,9})\b[^<>]{0,80}?/?>")
+_INLINE_TAGS = {"sup", "sub", "b", "i", "em", "strong", "span", "u", "a", "small", "mark"}
+
+
+def _normalise(text: str) -> tuple[str, list[int]]:
+    """Text made comparable, plus the offset in ``text`` of each of its characters.
+
+    The offset map is what lets a verbatim match found in normalised text be quoted with the
+    report's own characters and offsets.
+    """
+    out: list[str] = []
+    where: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "<" and (tag := _TAG.match(text, i)):
+            i = tag.end()
+            if tag.group(1).lower() not in _INLINE_TAGS and out and out[-1] != " ":
+                out.append(" ")  # a block tag separates words
+                where.append(tag.start())
+            continue
+        ch = _CHAR_MAP.get(ch, ch)
+        if ch in "*_":  # markdown emphasis carries no words
+            i += 1
+            continue
+        if ch.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+                where.append(i)
+            i += 1
+            continue
+        for c in ch.casefold():
+            out.append(c)
+            where.append(i)
+        i += 1
+    while out and out[-1] == " ":
+        out.pop()
+        where.pop()
+    return "".join(out), where
+
+
+_EDGE = " .,;:!?\"'()-"
+
+
+def _trim(norm: str) -> str:
+    """A normalised claim without surrounding punctuation, so "x." matches "x;" or "x"."""
+    return norm.strip(_EDGE)
+
+
+def _find_words(needle: str, hay: str) -> int:
+    """Offset of ``needle`` in ``hay`` on word boundaries (so "10" is not found in "110"), or -1."""
+    if not needle:
+        return -1
+    at = hay.find(needle)
+    while at >= 0:
+        before = hay[at - 1] if at else " "
+        after = hay[at + len(needle)] if at + len(needle) < len(hay) else " "
+        if not (before.isalnum() and needle[0].isalnum()) and not (after.isalnum() and needle[-1].isalnum()):
+            return at
+        at = hay.find(needle, at + 1)
+    return -1
+
+
+# --- terms ---------------------------------------------------------------------------------
+
+_STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each either few for
+    from further had has have having he her here hers herself him himself his how i if in into is
+    it its itself just may me might more most must my myself of off on once only or other ought
+    our ours ourselves out over own per same shall she should so some such than that the their
+    theirs them themselves then there these they this those through thus to too under until up
+    upon us very via was we were what when where whether which while who whom whose why will with
+    within would yet you your yours yourself yourselves""".split()
+)
+_NEGATIONS = frozenset("not no never none nor without cannot".split())
+_NUMBER_WORDS = {
+    w: str(i)
+    for i, w in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
+    )
+    if i
+}
+_TOKEN = re.compile(r"(\d+(?:[.,]\d+)*)(?:st|nd|rd|th)?|([^\W\d_]+(?:'[^\W\d_]+)*)")
+_NOT = "¬"  # the one term every negation becomes: "not", "never", "without" all gate alike
+
+
+def _stem(word: str) -> str:
+    """Plural, -ing, -ed and -ly off, then a final "e" and doubled consonant, so that "improved",
+    "improves", "improving" and "improve" meet. Crude on purpose: both sides get the same cut."""
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif re.search(r"(?:[sxz]|ch|sh)es$", word) and len(word) > 4:
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3:
+        word = word[:-1]
+    if word.endswith("ied") and len(word) > 4:
+        word = word[:-3] + "y"
+    else:
+        for suffix in ("ing", "ed", "ly"):
+            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+                word = word[: -len(suffix)]
+                break
+    if word.endswith("e") and len(word) > 3:
+        word = word[:-1]
+    if len(word) > 3 and word[-1] == word[-2] and word[-1] not in "aeiou":
+        word = word[:-1]
+    return word
+
+
+def _terms(norm: str) -> list[str]:
+    """Content terms of normalised text: stems, numbers (number words as digits) and ``_NOT``."""
+    terms = []
+    for number, word in _TOKEN.findall(norm):
+        if number:
+            terms.append(number.replace(",", ""))
+            continue
+        if word.endswith("n't"):
+            terms.append(_NOT)
+            word = word[:-3]
+        elif word.endswith("'s"):
+            word = word[:-2]
+        word = word.replace("'", "")
+        if word in _NEGATIONS:
+            terms.append(_NOT)
+        elif word in _NUMBER_WORDS:
+            terms.append(_NUMBER_WORDS[word])
+        elif word not in _STOPWORDS and len(word) > 1:
+            terms.append(_stem(word))
+    return terms
+
+
+def _counted(terms: list[str]) -> dict[str, frozenset[str]]:
+    """Each number with the two terms after it, what it counts: "6 inspectors" -> {inspector}.
+
+    Having "12" somewhere is not enough: "12th July" must not back "12 inspectors".
+    """
+    after: dict[str, set[str]] = {}
+    for k, term in enumerate(terms):
+        if term[0].isdigit():
+            after.setdefault(term, set()).update(terms[k + 1 : k + 3])
+    return {n: frozenset(t) for n, t in after.items()}
+
+
+_YEAR = re.compile(r"(?:19|20)\d\d")  # a year stands alone: "in 2019" needs no noun after it
+
+
+@dataclass(frozen=True)
+class Window:
+    """One or two adjacent units of a passage: ``passage.text[start:end]``, and its terms."""
+
+    start: int
+    end: int
+    terms: frozenset[str]
+    counted: dict[str, frozenset[str]]
+
+    @classmethod
+    def of(cls, text: str, start: int, end: int) -> Window:
+        terms = _terms(_normalise(text[start:end])[0])
+        return cls(start, end, frozenset(terms), _counted(terms))
+
+    def __or__(self, other: Window) -> Window:
+        counted = dict(self.counted)
+        for n, t in other.counted.items():
+            counted[n] = counted.get(n, frozenset()) | t
+        return Window(self.start, other.end, self.terms | other.terms, counted)
+
+
+# --- sentences -----------------------------------------------------------------------------
+
+_MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*(?:[,;&]|-|–|and)\s*\d{1,3})*\s*\]")
+# A full stop (closing quotes, then any markers, taken whole) before a space and a capital.
+_SENTENCE_END = re.compile(
+    r"[.!?]+[\"'’”)]*(?:\s*" + _MARKER.pattern + r")*+(?=\s+[\"'‘“(]*[A-Z0-9£$€•*-])"
+)
+_ABBREVIATIONS = frozenset(
+    "e.g. eg. i.e. ie. cf. vs. mr. mrs. ms. dr. prof. no. nos. st. cllr. approx. para. paras. "
+    "fig. ref. p. pp. vol. inc. ltd. co. cf. al.".split()
+)
+_INITIALS = re.compile(r"(?:[A-Z]\.)+$")
+_LABEL = re.compile(r"\d+(?:\.\d+)*\.$")
+_ITEM = re.compile(r"\s*(?:[-*•]|\d{1,3}(?:\.\d+)*[.)]?|[a-z][.)])\s")  # a list item's opening
+_BULLET = re.compile(r"\s*(?:[-*•]|\d{1,3}[.)])\s+")  # a draft's bullet or numbered item
+
+
+def _sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentences of ``text[start:end]`` as stripped (start, end) spans; markers after a full
+    stop stay with the sentence before. No split after e.g., i.e., initials, or a list label."""
+    end = len(text) if end is None else end
+    spans, begin = [], start
+    for m in _SENTENCE_END.finditer(text, start, end):
+        word = text[begin : m.start() + 1].split()[-1].lstrip("([\"'")
+        first = not text[begin : m.start() + 1 - len(word)].strip(" \t-*•(")
+        if word.casefold() in _ABBREVIATIONS or _INITIALS.fullmatch(word) or (first and _LABEL.fullmatch(word)):
+            continue
+        spans.append((begin, m.end()))
+        begin = m.end()
+    spans.append((begin, end))
+    return [s for s in (_strip(text, a, b) for a, b in spans) if s[0] < s[1]]
+
+
+def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _units(text: str) -> list[tuple[int, int]]:
+    """Sentences and list items of a passage, the pieces a coverage window is made of.
+
+    A line break ends a unit unless it only wraps a sentence (PDF text): the line before ends
+    mid-sentence and the next begins in lower case and is not a list item.
+    """
+    blocks: list[list[int]] = []
+    pos = 0
+    for line in text.splitlines(keepends=True):
+        a, b = _strip(text, pos, pos + len(line))
+        pos += len(line)
+        if a == b:
+            continue
+        wraps = (
+            blocks
+            and text[a].islower()
+            and not _ITEM.match(text, a)
+            and text[blocks[-1][1] - 1] not in ".!?:;"
+        )
+        if wraps:
+            blocks[-1][1] = b
+        else:
+            blocks.append([a, b])
+    return [span for a, b in blocks for span in _sentence_spans(text, a, b)]
+
+
+# --- checking one claim against one passage ------------------------------------------------
+
+_QUOTED = re.compile(r"\"([^\"]+)\"|(?<![\w'])'([^']+)'(?![\w'])")
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A claim prepared once for checking against many passages."""
+
+    text: str  # the claim as written, markers removed
+    norm: str  # normalised and trimmed, for the verbatim test
+    terms: frozenset[str]
+    counted: dict[str, frozenset[str]]  # its numbers, with what each counts
+    quoted: tuple[str, ...]  # normalised text the claim puts in quotation marks
+
+    @classmethod
+    def of(cls, claim: str) -> Probe:
+        bare = _MARKER.sub(" ", claim)
+        norm, _ = _normalise(bare)
+        terms = _terms(norm)
+        quoted = tuple(q for q in (_trim(a or b) for a, b in _QUOTED.findall(norm)) if any(c.isalnum() for c in q))
+        return cls(bare.strip(), _trim(norm), frozenset(terms), _counted(terms), quoted)
+
+    def agrees(self, window: Window) -> bool:
+        """The window holds each of the claim's numbers counting the same thing, and a negation
+        if the claim has one: the words a bag-of-words score must not be allowed to miss."""
+        for number, after in self.counted.items():
+            if number not in window.terms:
+                return False
+            if after and not _YEAR.fullmatch(number) and not after & window.counted.get(number, frozenset()):
+                return False
+        return _NOT not in self.terms or _NOT in window.terms
+
+
+@dataclass(frozen=True)
+class Support:
+    """Where a passage says a claim: ``passage.text[start:end]``."""
+
+    number: int
+    start: int
+    end: int
+    coverage: float  # 1.0 for a verbatim match
+    verbatim: bool
+
+
+class PassageIndex:
+    """A passage in comparable form: normalised text with its offset map, and windows of one
+    or two adjacent units with their terms. Built once per passage per answer."""
+
+    def __init__(self, passage: Passage) -> None:
+        self.passage = passage
+        self.norm, self.where = _normalise(passage.text)
+        self.units = units = _units(passage.text)
+        singles = [Window.of(passage.text, a, b) for a, b in units]
+        self.windows = singles + [a | b for a, b in zip(singles, singles[1:])]
+
+    def verbatim(self, probe: Probe) -> Support | None:
+        at = _find_words(probe.norm, self.norm)
+        if at < 0 or not any(c.isalnum() for c in probe.norm):
+            return None
+        start, end = self.where[at], self.where[at + len(probe.norm) - 1] + 1
+        return Support(self.passage.number, start, _close(self.passage.text, start, end), 1.0, True)
+
+    def coverage(self, probe: Probe) -> tuple[float, float, tuple[int, int] | None]:
+        """(best coverage of any window, best coverage of a window passing the number, negation
+        and quotation gates, that window's span). Ties go to the shorter window."""
+        if not probe.terms:
+            return 0.0, 0.0, None
+        quotes_ok = all(_find_words(q, self.norm) >= 0 for q in probe.quoted)
+        raw, best = 0.0, (0.0, 0, None)
+        for w in self.windows:
+            score = len(probe.terms & w.terms) / len(probe.terms)
+            raw = max(raw, score)
+            if quotes_ok and score and probe.agrees(w):
+                best = max(best, (score, w.start - w.end, (w.start, w.end)), key=lambda x: x[:2])
+        return raw, best[0], best[2]
+
+    def support(self, probe: Probe, threshold: float) -> Support | None:
+        if found := self.verbatim(probe):
+            return found
+        if len(probe.terms) < MIN_COVERAGE_TERMS:
+            return None
+        _, score, span = self.coverage(probe)
+        if span is None or score < threshold:
+            return None
+        start, end = _bare(self.passage.text, *span)
+        return Support(self.passage.number, start, end, score, False)
+
+
+def _close(text: str, start: int, end: int) -> int:
+    """Take in the punctuation that ends the matched words, and a quotation mark or bracket
+    that closes one opened inside them."""
+    while end < len(text) and text[end] in ".!?;:":
+        end += 1
+    if end < len(text) and text[end] in "'\"’”)":
+        inside = text[start:end]
+        openers = {"'": "'‘", '"': '"“', "’": "'‘", "”": '"“', ")": "("}[text[end]]
+        opened = sum(1 for k, c in enumerate(inside) if c in openers and (k == 0 or not inside[k - 1].isalnum()))
+        closed = sum(1 for k, c in enumerate(inside) if c == text[end] and k and inside[k - 1].isalnum()
+                     and (k + 1 == len(inside) or not inside[k + 1].isalnum()))
+        if opened > closed:
+            end += 1
+    return end
+
+
+def _bare(text: str, start: int, end: int) -> tuple[int, int]:
+    """A quote span without surrounding whitespace or a leading bullet."""
+    start, end = _strip(text, start, end)
+    if bullet := re.match(r"[-*•]\s+", text[start:end]):
+        start += bullet.end()
+    return start, end
+
+
+# --- the draft -----------------------------------------------------------------------------
+
+_HEADING = re.compile(r"(#{1,6})\s+\S")
+_BOLD_LINE = re.compile(r"(?:\*\*[^*]+\*\*|__[^_]+__):?")
+_MINOR = 7  # level of a heading that is not a markdown "#": it governs only what follows it
+
+
+@dataclass
+class _Claim:
+    text: str  # as written, markers removed
+    markers: list[int]
+    supports: list[Support] = field(default_factory=list)
+
+
+@dataclass
+class _Line:
+    kind: str  # "blank" | "structure" | "content"
+    text: str = ""  # a structure line as written; a content line's bullet prefix
+    level: int = _MINOR
+    pieces: list[_Claim | str] = field(default_factory=list)  # a str is an uncited sentence
+
+
+def _markers(text: str) -> list[int]:
+    """Passage numbers a sentence cites, in order, once each; ``[2-4]`` is 2, 3 and 4."""
+    numbers: list[int] = []
+    for marker in _MARKER.finditer(text):
+        for lo, hi in re.findall(r"(\d+)(?:\s*[-–]\s*(\d+))?", marker.group(0)):
+            first = int(lo)
+            for n in range(first, min(int(hi or lo), first + 20) + 1):
+                if n not in numbers:
+                    numbers.append(n)
+    return numbers
+
+
+def _without_markers(text: str) -> str:
+    return re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", text)).strip()
+
+
+def _structure_level(line: str) -> int | None:
+    """The level of a heading line without markers, or None if the line is not one."""
+    stripped = line.strip()
+    if m := _HEADING.match(stripped):
+        return len(m.group(1))
+    if _BOLD_LINE.fullmatch(stripped) or (stripped.endswith(":") and len(stripped.split()) <= 20):
+        return _MINOR
+    return None
+
+
+def _parse(draft: str) -> list[_Line]:
+    lines: list[_Line] = []
+    for raw in draft.splitlines():
+        if not raw.strip():
+            lines.append(_Line("blank"))
+            continue
+        if not _MARKER.search(raw) and (level := _structure_level(raw)) is not None:
+            lines.append(_Line("structure", raw.rstrip(), level))
+            continue
+        item = _BULLET.match(raw)
+        prefix = raw[: item.end()] if item else ""
+        body = raw[len(prefix) :]
+        sentences = [body[a:b] for a, b in _sentence_spans(body)]
+        if item and sum(bool(_MARKER.search(s)) for s in sentences) <= 1:
+            sentences = [body.strip()]  # a bullet is one claim unless it cites per sentence
+        line = _Line("content", prefix)
+        for sentence in sentences:
+            markers, text = _markers(sentence), _without_markers(sentence)
+            if not any(c.isalnum() for c in text):
+                continue
+            line.pieces.append(_Claim(text, markers) if markers else text)
+        lines.append(line)
+    return lines
+
+
+# --- verification --------------------------------------------------------------------------
+
+
+@dataclass
+class Verified:
+    answer: str  # final text; markers renumbered 1..N in order of first appearance
+    citations: list[Citation]  # one per marker, sorted by marker
+    answered: bool  # True iff at least one supported claim survived
+    report: dict  # {"claims", "supported", "removed", "reattributed", "threshold"}
+
+
+def verify(
+    draft: str,
+    passages: Sequence[Passage],
+    *,
+    threshold: float = COVERAGE_THRESHOLD,
+    reattribute: bool = True,
+) -> Verified:
+    """Keep the claims of ``draft`` that a given passage supports, each cited to exactly the
+    words that support it; drop everything else. See the module docstring for the tests."""
+    index = {p.number: PassageIndex(p) for p in passages}
+    lines = _parse(draft)
+    claims = [piece for line in lines for piece in line.pieces if isinstance(piece, _Claim)]
+    reattributed = 0
+    for claim in claims:
+        probe = Probe.of(claim.text)
+        cited = [n for n in claim.markers if n in index]
+        claim.supports = [s for n in cited if (s := index[n].support(probe, threshold))]
+        if not claim.supports and reattribute:
+            found = [s for n, ix in index.items() if n not in cited and (s := ix.support(probe, threshold))]
+            if found:
+                claim.supports = [max(found, key=lambda s: (s.verbatim, s.coverage, -s.number))]
+                reattributed += 1
+    removed = [
+        p if isinstance(p, str) else p.text
+        for line in lines
+        for p in line.pieces
+        if isinstance(p, str) or not p.supports
+    ]
+
+    citations, marks = _cite([c for c in claims if c.supports], {p.number: p for p in passages})
+    answer = _render(lines, marks)
+    supported = sum(bool(c.supports) for c in claims)
+    return Verified(
+        answer=answer if supported else "",
+        citations=citations,
+        answered=bool(supported),
+        report={
+            "claims": len(claims),
+            "supported": supported,
+            "removed": removed,
+            "reattributed": reattributed,
+            "threshold": threshold,
+        },
+    )
+
+
+_GAP = re.compile(r"[\s\-*•]*(?:\d+(?:\.\d+)*[.)]?\s+)?")  # whitespace, bullets, a list label
+
+
+def _cite(claims: list[_Claim], passages: dict[int, Passage]) -> tuple[list[Citation], dict[int, list[int]]]:
+    """One citation per run of touching spans in one passage, numbered by first appearance;
+    returns the citations and, per claim (by id), its markers."""
+    groups: dict[tuple[int, int], list[int]] = {}  # (passage, span start) -> [start, end]
+    by_passage: dict[int, list[Support]] = {}
+    for claim in claims:
+        for s in claim.supports:
+            by_passage.setdefault(s.number, []).append(s)
+    owner: dict[tuple[int, int, int], tuple[int, int]] = {}
+    for number, spans in by_passage.items():
+        text = passages[number].text
+        current: list[int] | None = None
+        for s in sorted(spans, key=lambda s: (s.start, s.end)):
+            if current and (s.start <= current[1] or _GAP.fullmatch(text, current[1], s.start)):
+                current[1] = max(current[1], s.end)
+            else:
+                current = [s.start, s.end]
+                groups[(number, s.start)] = current
+            owner[(number, s.start, s.end)] = (number, current[0])
+
+    numbering: dict[tuple[int, int], int] = {}
+    marks: dict[int, list[int]] = {}
+    for claim in claims:
+        mine = marks.setdefault(id(claim), [])
+        for s in claim.supports:
+            key = owner[(s.number, s.start, s.end)]
+            n = numbering.setdefault(key, len(numbering) + 1)
+            if n not in mine:
+                mine.append(n)
+    citations = []
+    for key, n in sorted(numbering.items(), key=lambda kv: kv[1]):
+        p = passages[key[0]]
+        start, end = groups[key]
+        citations.append(Citation(n, p, p.text[start:end], p.start + start, p.start + end))
+    return citations, marks
+
+
+def _render(lines: list[_Line], marks: dict[int, list[int]]) -> str:
+    """The surviving claims with their new markers; a heading only if a claim under it survives
+    (before the next heading of its level or above); single blank lines between blocks."""
+    rendered: list[str | None] = []  # None stands for a blank line
+    for line in lines:
+        if line.kind == "content":
+            kept = [
+                f"{p.text} " + "".join(f"[{n}]" for n in marks[id(p)])
+                for p in line.pieces
+                if isinstance(p, _Claim) and id(p) in marks
+            ]
+            rendered.append(line.text + " ".join(kept) if kept else "")
+        elif line.kind == "structure":
+            rendered.append("")  # decided below
+        else:
+            rendered.append(None)
+    for i, line in enumerate(lines):
+        if line.kind != "structure":
+            continue
+        for later, text in zip(lines[i + 1 :], rendered[i + 1 :]):
+            if later.kind == "structure" and later.level <= line.level:
+                break
+            if later.kind == "content" and text:
+                rendered[i] = line.text
+                break
+    out: list[str] = []
+    for text in rendered:
+        if text is None:
+            if out and out[-1]:
+                out.append("")
+        elif text:
+            out.append(text)
+    while out and not out[-1]:
+        out.pop()
+    return "\n".join(out)
