@@ -78,7 +78,8 @@ def split_units(passage: Passage) -> list[Unit]:
             units.append(Unit("heading", body, body_offset, body_offset + len(body)))
             continue
         own_number = bullet and raw[lead : bullet.end()].strip(" .)(") == passage.section  # "88. Adoption..."
-        if bullet and not own_number and not _PARA_NUMBER.match(body):
+        sub_item = in_list and lead > 0  # " - 2.1 Adoption performance – Good" inside a list
+        if bullet and not own_number and (sub_item or not _PARA_NUMBER.match(body)):
             if not in_list:
                 list_id += 1
                 in_list = True
@@ -96,6 +97,14 @@ def split_units(passage: Passage) -> list[Unit]:
         elif units and len(units[-1].text) < 80 and not units[-1].text.endswith("."):
             label = units[-1].text  # a short unpunctuated line is a sub-heading over what follows
     return units
+
+
+def _own_title(passage: Passage) -> str:
+    """The heading a passage sits under: its own, or for a numbered paragraph its parent's."""
+    for label in reversed(passage.section_path):
+        if terms(label):
+            return label
+    return ""
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ class ExtractiveBackend:
         for passage in passages:
             units = split_units(passage)
             prior = 0.1 * passage.score / best_retrieval  # retrieval order breaks ties
-            title = self._coverage(weights, alts, " ".join(passage.section_path[-2:]))
+            title = self._coverage(weights, alts, _own_title(passage))
             lists: dict[int, list[Unit]] = {}
             for u in units:
                 if u.list_id is not None:
@@ -203,8 +212,8 @@ class ExtractiveBackend:
             keys = {(block.passage.number, u.start) for u in block.units}
             if keys & taken:
                 continue
-            if any(block.passage.number == c.passage.number and len(c.units) > 1 for c in chosen) and len(block.units) == 1:
-                continue  # a sentence beside a whole list from the same passage adds noise
+            if chosen and len(chosen[0].units) > 1 and len(block.units) == 1 and not per_report:
+                continue  # the best answer is a whole list: stray sentences beside it add noise
             chosen.append(block)
             taken |= keys
             reports_done.add(block.passage.report_id)

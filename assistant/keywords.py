@@ -91,7 +91,7 @@ _EXPANSIONS = {
         ("weak weakness weaknesses shortcoming shortcomings concern concerns poor failing worse",
          "improve improvement improvements"),
         ("grade grades graded rating ratings rated rate judgement judgements judgment judged score verdict",
-         "judgement judged graded effectiveness good outstanding inadequate requires improvement"),
+         "judgement judgements judged graded rated rating effectiveness"),
         ("strength strengths strong positive positives praise praised best",
          "strength strengths good effective"),
         ("recommendation recommendations recommend", "recommendation recommendations"),

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 MAX_PASSAGE_CHARS = 3000  # a section longer than this is given as its retrieved chunks only
 MAX_QUESTION_CHARS = 2000
 BACKENDS = ("extractive", "llamacpp", "openai")
+DEFAULT_TOPIC = "overall judgement graded effectiveness"
 
 
 class Assistant:
@@ -85,7 +86,7 @@ class Assistant:
             self._reports[report_id] = cached
         return cached[1], cached[2]
 
-    def passages(self, docs: Sequence[Any], limit: int) -> list[Passage]:
+    def passages(self, docs: Sequence[Any], limit: int, *, first_number: int = 1) -> list[Passage]:
         """Retrieved chunks grouped by section, as numbered verbatim passages, best first.
 
         A section is given whole (heading and its own text) so a list is never cut short; a
@@ -95,8 +96,16 @@ class Assistant:
         for doc in docs:
             m = doc.metadata
             groups.setdefault((m["report_id"], m["section_id"]), []).append(doc)
+        chosen = list(groups)[:limit]
+        # Fusion can bury a section one search ranks first and the other misses entirely (BM25
+        # finds "Individual judgements were:", MiniLM does not): such sections always get a place.
+        for key, group in groups.items():
+            top = any(min(d.metadata.get("bm25_rank") or 99, d.metadata.get("dense_rank") or 99) <= 2 for d in group)
+            if top and key not in chosen:
+                chosen.append(key)
         out: list[Passage] = []
-        for (report_id, section_id), group in list(groups.items())[:limit]:
+        for report_id, section_id in chosen:
+            group = groups[(report_id, section_id)]
             m = group[0].metadata
             text, sections = self._report(report_id, m["version"])
             section = sections.get(section_id)
@@ -107,7 +116,7 @@ class Assistant:
                 end = max(d.metadata["end"] for d in group)
             out.append(
                 Passage(
-                    number=len(out) + 1,
+                    number=first_number + len(out),
                     report_id=report_id,
                     source=m["source"],
                     council=m.get("council"),
@@ -132,26 +141,13 @@ class Assistant:
         if scope.compare and len(scope.reports) > 1:
             # Each report gets its own share, so the comparison has both sides.
             per = max(2, k // len(scope.reports))
-            docs = []
+            passages: list[Passage] = []
             for meta in scope.reports:
                 found = self.retriever.invoke(query, k=fetch, report_ids=[meta.report_id])
-                docs.extend(self._first_sections(found, per))
-            return self.passages(docs, len(docs))
+                passages += self.passages(found, per, first_number=len(passages) + 1)
+            return passages
         docs = self.retriever.invoke(query, k=fetch, report_ids=None if whole else scope.report_ids)
         return self.passages(docs, k)
-
-    @staticmethod
-    def _first_sections(docs: list[Any], n: int) -> list[Any]:
-        seen: list[str] = []
-        out = []
-        for doc in docs:
-            sid = doc.metadata["section_id"]
-            if sid not in seen:
-                if len(seen) == n:
-                    continue
-                seen.append(sid)
-            out.append(doc)
-        return out
 
     # -- backends ------------------------------------------------------------------------------
 
@@ -239,8 +235,8 @@ class Assistant:
         query = strip_places(standalone) if scope.inferred else standalone
         if scope.compare:  # "how did X change" searches for X in each report
             query = " ".join(w for w in query.split() if w.lower().strip("?,.!") not in SCOPE_WORDS)
-        if not terms(query):
-            query = standalone
+        if not terms(query):  # "How did Southend do in 2016?": the overall verdict is the answer
+            query = DEFAULT_TOPIC
         # The extractive backend ranks sentences itself, so it is shown twice as many candidates.
         passages = self._retrieve(query, scope, k if engine.name != "extractive" else 2 * k, catalogue)
         retrieved_at = time.perf_counter()

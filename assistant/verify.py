@@ -38,6 +38,7 @@ accepts every paraphrase of the benchmark, whatever its length.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -54,7 +55,7 @@ _CHAR_MAP = {
     **dict.fromkeys("‐‑‒–—―−﹘﹣－", "-"),
     "…": "...",
 }
-_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]{0,9})\b[^<>]{0,80}?/?>")
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]{0,9})(?:\s[^<>]{0,80})?/?>")  # not <https://...>
 _INLINE_TAGS = {"sup", "sub", "b", "i", "em", "strong", "span", "u", "a", "small", "mark"}
 
 
@@ -210,19 +211,20 @@ class Window:
 
     start: int
     end: int
-    terms: frozenset[str]
-    counted: dict[str, frozenset[str]]
+    seq: tuple[str, ...]  # its terms in order
+    terms: frozenset[str] = field(init=False)
+    counted: dict[str, frozenset[str]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "terms", frozenset(self.seq))
+        object.__setattr__(self, "counted", _counted(list(self.seq)))
 
     @classmethod
     def of(cls, text: str, start: int, end: int) -> Window:
-        terms = _terms(_normalise(text[start:end])[0])
-        return cls(start, end, frozenset(terms), _counted(terms))
+        return cls(start, end, tuple(_terms(_normalise(text[start:end])[0])))
 
     def __or__(self, other: Window) -> Window:
-        counted = dict(self.counted)
-        for n, t in other.counted.items():
-            counted[n] = counted.get(n, frozenset()) | t
-        return Window(self.start, other.end, self.terms | other.terms, counted)
+        return Window(self.start, other.end, self.seq + other.seq)
 
 
 # --- sentences -----------------------------------------------------------------------------
@@ -295,6 +297,12 @@ def _units(text: str) -> list[tuple[int, int]]:
 # --- checking one claim against one passage ------------------------------------------------
 
 _QUOTED = re.compile(r"\"([^\"]+)\"|(?<![\w'])'([^']+)'(?![\w'])")
+# "The report notes that ..." frames a claim rather than making it; the passage never says it.
+_FRAMING = re.compile(
+    r"^(?:according to (?:the |this )?(?:[\w-]+ ){0,2}report,? "
+    r"|(?:the|this) (?:[\w-]+ ){0,2}report (?:also )?"
+    r"(?:says|states|notes|finds|found|records|explains|highlights|confirms|concludes|shows)(?: that)?:? )"
+)
 
 
 @dataclass(frozen=True)
@@ -310,20 +318,41 @@ class Probe:
     @classmethod
     def of(cls, claim: str) -> Probe:
         bare = _MARKER.sub(" ", claim)
-        norm, _ = _normalise(bare)
+        norm = _FRAMING.sub("", _normalise(bare)[0])
         terms = _terms(norm)
         quoted = tuple(q for q in (_trim(a or b) for a, b in _QUOTED.findall(norm)) if any(c.isalnum() for c in q))
         return cls(bare.strip(), _trim(norm), frozenset(terms), _counted(terms), quoted)
 
     def agrees(self, window: Window) -> bool:
-        """The window holds each of the claim's numbers counting the same thing, and a negation
-        if the claim has one: the words a bag-of-words score must not be allowed to miss."""
+        """The window holds each of the claim's numbers counting the same thing, and among (or
+        right by) the words the claim matched a negation if and only if the claim has one: the
+        words a bag-of-words score must not be allowed to miss."""
         for number, after in self.counted.items():
             if number not in window.terms:
                 return False
             if after and not _YEAR.fullmatch(number) and not after & window.counted.get(number, frozenset()):
                 return False
-        return _NOT not in self.terms or _NOT in window.terms
+        lo, hi = _cover(window.seq, (self.terms & window.terms) - {_NOT})
+        if _NOT in self.terms:  # the passage's negation must sit at the claim's words
+            return _NOT in window.seq[max(0, lo - 2) : hi + 2]
+        return _NOT not in window.seq[lo:hi]
+
+
+def _cover(seq: Sequence[str], need: frozenset[str]) -> tuple[int, int]:
+    """The shortest ``seq[lo:hi]`` holding every term of ``need``: where the claim's words are."""
+    best, have, lo = (0, 0), Counter[str](), 0
+    for hi, term in enumerate(seq, 1):
+        if term in need:
+            have[term] += 1
+        while len(have) == len(need) and need:
+            if best == (0, 0) or hi - lo < best[1] - best[0]:
+                best = (lo, hi)
+            if seq[lo] in have:
+                have[seq[lo]] -= 1
+                if not have[seq[lo]]:
+                    del have[seq[lo]]
+            lo += 1
+    return best
 
 
 @dataclass(frozen=True)

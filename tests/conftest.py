@@ -164,3 +164,26 @@ def embed_report(embedder) -> Callable[[ParsedReport], list[list[float]]]:
         return embedder.embed([c.embed_text for c in report.chunks])
 
     return embed
+
+
+@pytest.fixture(scope="session")
+def sample_store(tmp_path_factory, embedder):
+    """Data dir holding the five sample reports, ingested once per session (the slowest step:
+    ~45 s). Read-only: tests that change a store make their own."""
+    from ui.cli import main
+
+    data_dir = tmp_path_factory.mktemp("samples")
+    assert main(["--data-dir", str(data_dir), "ingest", "--json"]) == 0
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def assistant(sample_store, embedder):
+    """An extractive Assistant over the sample corpus, shared by the whole session."""
+    from assistant import Assistant
+    from vectorstore.store import ReportStore
+
+    settings = Settings(data_dir=sample_store, backend="extractive")
+    store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
+    yield Assistant(settings, store, embedder)
+    store.close()

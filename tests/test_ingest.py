@@ -24,15 +24,6 @@ def run_json(capsys, data_dir: Path, *args: str):
     return code, json.loads(out)
 
 
-@pytest.fixture(scope="module")
-def sample_store(tmp_path_factory, embedder):
-    """The five sample reports ingested once for this module (the slowest step: ~45 s)."""
-    data_dir = tmp_path_factory.mktemp("samples")
-    code = main(["--data-dir", str(data_dir), "ingest", "--json"])
-    assert code == 0
-    return data_dir
-
-
 def test_sample_corpus_ingests_and_lists(sample_store, capsys):
     code, rows = run_json(capsys, sample_store, "reports")
     assert code == 0
