@@ -78,7 +78,8 @@ def split_units(passage: Passage) -> list[Unit]:
             units.append(Unit("heading", body, body_offset, body_offset + len(body)))
             continue
         own_number = bullet and raw[lead : bullet.end()].strip(" .)(") == passage.section  # "88. Adoption..."
-        sub_item = in_list and lead > 0  # " - 2.1 Adoption performance – Good" inside a list
+        # " - 2.1 Adoption performance – Good" inside a list, or indented "3.1.1 ..." after "which are:"
+        sub_item = lead > 0 and (in_list or bool(units and units[-1].text.endswith(":")))
         if bullet and not own_number and (sub_item or not _PARA_NUMBER.match(body)):
             if not in_list:
                 list_id += 1

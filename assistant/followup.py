@@ -40,6 +40,10 @@ def _last_user_turn(history: Sequence[Message]) -> str | None:
 
 def resolve(question: str, history: Sequence[Message]) -> str:
     """``question`` rewritten to stand alone, using the latest user turn of ``history``."""
+    return re.sub(r"\s+", " ", _resolve(question, history)).replace(" ?", "?").strip()
+
+
+def _resolve(question: str, history: Sequence[Message]) -> str:
     previous = _last_user_turn(history)
     if not previous:
         return question

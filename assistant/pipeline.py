@@ -111,6 +111,9 @@ class Assistant:
             section = sections.get(section_id)
             if section is not None and section.body_end - section.start <= MAX_PASSAGE_CHARS:
                 start, end = section.start, section.body_end
+                # "...the areas that need to improve further, which are:" goes on in its sub-paragraphs.
+                if text[start:end].rstrip().endswith(":") and section.end - start <= MAX_PASSAGE_CHARS:
+                    end = section.end
             else:
                 start = min(d.metadata["start"] for d in group)
                 end = max(d.metadata["end"] for d in group)

@@ -201,7 +201,7 @@ def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | N
             scope.reports = []
             return scope
 
-    if scope.named_councils and not scope.compare:
+    if (scope.named_councils or (filters and filters.councils)) and not scope.compare and not years:
         pool = _latest_per_council(pool, scope)
     scope.reports = pool
     return scope

@@ -128,7 +128,8 @@ _STOPWORDS = frozenset(
     our ours ourselves out over own per same shall she should so some such than that the their
     theirs them themselves then there these they this those through thus to too under until up
     upon us very via was we were what when where whether which while who whom whose why will with
-    within would yet you your yours yourself yourselves""".split()
+    within would yet you your yours yourself yourselves
+    still however therefore although though whilst according including currently""".split()
 )
 _NEGATIONS = frozenset("not no never none nor without cannot".split())
 _NUMBER_WORDS = {
@@ -144,8 +145,9 @@ _NOT = "¬"  # the one term every negation becomes: "not", "never", "without" al
 
 
 def _stem(word: str) -> str:
-    """Plural, -ing, -ed and -ly off, then a final "e" and doubled consonant, so that "improved",
-    "improves", "improving" and "improve" meet. Crude on purpose: both sides get the same cut."""
+    """Plural, then -ment, -ion, -ing, -ed or -ly off, then a final "e" and doubled consonant, so
+    that "improved", "improving", "improvement" and "improve" meet, as do "inspected" and
+    "inspection". Crude on purpose: both sides get the same cut."""
     if word.endswith("ies") and len(word) > 4:
         word = word[:-3] + "y"
     elif word.endswith("sses"):
@@ -157,8 +159,8 @@ def _stem(word: str) -> str:
     if word.endswith("ied") and len(word) > 4:
         word = word[:-3] + "y"
     else:
-        for suffix in ("ing", "ed", "ly"):
-            if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+        for suffix, shortest in (("ment", 4), ("ion", 4), ("ing", 3), ("ed", 3), ("ly", 3)):
+            if word.endswith(suffix) and len(word) - len(suffix) >= shortest:
                 word = word[: -len(suffix)]
                 break
     if word.endswith("e") and len(word) > 3:
@@ -310,7 +312,7 @@ class Probe:
     """A claim prepared once for checking against many passages."""
 
     text: str  # the claim as written, markers removed
-    norm: str  # normalised and trimmed, for the verbatim test
+    forms: tuple[str, ...]  # normalised and trimmed, then without framing: verbatim tests
     terms: frozenset[str]
     counted: dict[str, frozenset[str]]  # its numbers, with what each counts
     quoted: tuple[str, ...]  # normalised text the claim puts in quotation marks
@@ -318,10 +320,12 @@ class Probe:
     @classmethod
     def of(cls, claim: str) -> Probe:
         bare = _MARKER.sub(" ", claim)
-        norm = _FRAMING.sub("", _normalise(bare)[0])
+        full = _normalise(bare)[0]
+        norm = _FRAMING.sub("", full)
         terms = _terms(norm)
         quoted = tuple(q for q in (_trim(a or b) for a, b in _QUOTED.findall(norm)) if any(c.isalnum() for c in q))
-        return cls(bare.strip(), _trim(norm), frozenset(terms), _counted(terms), quoted)
+        forms = tuple(f for f in dict.fromkeys((_trim(full), _trim(norm))) if any(c.isalnum() for c in f))
+        return cls(bare.strip(), forms, frozenset(terms), _counted(terms), quoted)
 
     def agrees(self, window: Window) -> bool:
         """The window holds each of the claim's numbers counting the same thing, and among (or
@@ -378,11 +382,11 @@ class PassageIndex:
         self.windows = singles + [a | b for a, b in zip(singles, singles[1:])]
 
     def verbatim(self, probe: Probe) -> Support | None:
-        at = _find_words(probe.norm, self.norm)
-        if at < 0 or not any(c.isalnum() for c in probe.norm):
-            return None
-        start, end = self.where[at], self.where[at + len(probe.norm) - 1] + 1
-        return Support(self.passage.number, start, _close(self.passage.text, start, end), 1.0, True)
+        for form in probe.forms:
+            if (at := _find_words(form, self.norm)) >= 0:
+                start, end = self.where[at], self.where[at + len(form) - 1] + 1
+                return Support(self.passage.number, start, _close(self.passage.text, start, end), 1.0, True)
+        return None
 
     def coverage(self, probe: Probe) -> tuple[float, float, tuple[int, int] | None]:
         """(best coverage of any window, best coverage of a window passing the number, negation
@@ -469,7 +473,7 @@ def _markers(text: str) -> list[int]:
 
 
 def _without_markers(text: str) -> str:
-    return re.sub(r"\s+([.,;:!?])", r"\1", _MARKER.sub("", text)).strip()
+    return re.sub(r"\s+([.,;:!?])", r"\1", " ".join(_MARKER.sub("", text).split()))
 
 
 def _structure_level(line: str) -> int | None:
