@@ -49,6 +49,11 @@ class Assistant:
         self._backend = backend or settings.backend
         self._llm: AnswerBackend | None = None if isinstance(self._backend, str) else self._backend
         self._reports: dict[str, tuple[str, str, dict[str, Section]]] = {}  # id -> (version, text, sections)
+        self.reranker = None
+        if settings.rerank_model:
+            from assistant.rerank import Reranker
+
+            self.reranker = Reranker(settings.rerank_model)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, backend: str | None = None) -> Assistant:
@@ -138,6 +143,10 @@ class Assistant:
             )
         return out
 
+    def _search(self, query: str, k: int, report_ids: list[str] | None) -> list[Any]:
+        docs = self.retriever.invoke(query, k=k, report_ids=report_ids)
+        return self.reranker.rerank(query, docs) if self.reranker else docs
+
     def _retrieve(self, query: str, scope: Scope, k: int, catalogue: list[ReportMeta]) -> list[Passage]:
         whole = len(scope.reports) == len(catalogue)
         fetch = max(3 * k, 12)
@@ -146,10 +155,10 @@ class Assistant:
             per = max(2, k // len(scope.reports))
             passages: list[Passage] = []
             for meta in scope.reports:
-                found = self.retriever.invoke(query, k=fetch, report_ids=[meta.report_id])
+                found = self._search(query, fetch, [meta.report_id])
                 passages += self.passages(found, per, first_number=len(passages) + 1)
             return passages
-        docs = self.retriever.invoke(query, k=fetch, report_ids=None if whole else scope.report_ids)
+        docs = self._search(query, fetch, None if whole else scope.report_ids)
         return self.passages(docs, k)
 
     # -- backends ------------------------------------------------------------------------------
