@@ -15,12 +15,13 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-from assistant.keywords import SCOPE_WORDS, expand_groups, stem, terms
+from assistant.keywords import SCOPE_WORDS, expand_groups, stem, terms, title_terms
 from assistant.models import Message, Passage
 
 _BULLET = re.compile(r"^(\s*)(?:[-*\u2022\u2013]|\(?[a-z0-9]{1,3}[.)])\s+", re.IGNORECASE)
+_INLINE_TAG = re.compile(r"</?(?:sup|sub|b|i|em|strong|u|span)>", re.IGNORECASE)
 _PARA_NUMBER = re.compile(r"^\d+(?:\.\d+)+\s")  # "3.11 The inspection..." is a paragraph, not a list item
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"'\u201d\u2019)]*\s+(?=[\"'\u201c\u2018(]?[A-Z0-9])")
+_SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)]*(?=\s+[\"'\u201c\u2018(]?[A-Z0-9])")
 _ABBREVIATIONS = ("e.g.", "i.e.", "etc.", "no.", "cllr.", "mr.", "mrs.", "ms.", "dr.", "st.", "vs.")
 _GRADE = re.compile(r"\b(outstanding|good|requires? improvement|inadequate)\b", re.IGNORECASE)
 _NUMBER = re.compile(
@@ -28,10 +29,12 @@ _NUMBER = re.compile(
 )
 
 _SCOPE_TERMS = frozenset(stem(w) for w in SCOPE_WORDS)
+_GRADE_TERMS = frozenset(terms("grade judged"))
 LIST_LABEL_MIN = 0.75  # share of the question's weight a list's label must match to quote it whole
 ANSWER_MIN = 0.5  # below this the passages don't answer the question
 KEEP_RATIO = 0.85  # other blocks nearly as good as the best are shown too
 MAX_BLOCKS = 3
+SECTION_MAX_UNITS = 4  # a matching section this short is quoted whole
 
 
 @dataclass(frozen=True)
@@ -47,11 +50,13 @@ class Unit:
 def _sentences(line: str, offset: int) -> Iterator[tuple[str, int, int]]:
     start = 0
     for m in _SENTENCE_END.finditer(line):
-        before = line[start : m.start()].rstrip()
+        before = line[start : m.start() + 1]
         if before.lower().endswith(_ABBREVIATIONS) or re.search(r"\b[A-Z]\.$", before):
             continue
-        yield line[start : m.start()], offset + start, offset + m.start()
+        yield line[start : m.end()], offset + start, offset + m.end()
         start = m.end()
+        while start < len(line) and line[start].isspace():
+            start += 1
     if line[start:].strip():
         yield line[start:], offset + start, offset + len(line)
 
@@ -60,7 +65,7 @@ def split_units(passage: Passage) -> list[Unit]:
     """Headings, list items and sentences of a passage, with offsets into its text."""
     units: list[Unit] = []
     list_id = 0
-    in_list = False
+    in_list = led = False
     label = passage.section_title
     pos = 0
     for raw in passage.text.split("\n"):
@@ -79,14 +84,17 @@ def split_units(passage: Passage) -> list[Unit]:
             continue
         own_number = bullet and raw[lead : bullet.end()].strip(" .)(") == passage.section  # "88. Adoption..."
         # " - 2.1 Adoption performance – Good" inside a list, or indented "3.1.1 ..." after "which are:"
-        sub_item = lead > 0 and (in_list or bool(units and units[-1].text.endswith(":")))
+        after_lead_in = bool(units and units[-1].text.endswith(":"))
+        if after_lead_in:
+            led = True  # "Cabinet is recommended to:" then "2.1 ...", "2.2 ..." is one list
+        sub_item = after_lead_in or (in_list and (lead > 0 or led))
         if bullet and not own_number and (sub_item or not _PARA_NUMBER.match(body)):
             if not in_list:
                 list_id += 1
                 in_list = True
             units.append(Unit("item", body, body_offset, body_offset + len(body), list_id, label))
             continue
-        in_list = False
+        in_list = led = False
         if _PARA_NUMBER.match(body):  # drop the paragraph number itself: "3.11 The inspection ..."
             number = _PARA_NUMBER.match(body).end()
             body_offset += number
@@ -100,10 +108,15 @@ def split_units(passage: Passage) -> list[Unit]:
     return units
 
 
+def _clean(text: str) -> str:
+    """Report text for reading: "1<sup>st</sup>" -> "1st". The quote keeps the original."""
+    return _INLINE_TAG.sub("", text)
+
+
 def _own_title(passage: Passage) -> str:
     """The heading a passage sits under: its own, or for a numbered paragraph its parent's."""
     for label in reversed(passage.section_path):
-        if terms(label):
+        if title_terms(label):
             return label
     return ""
 
@@ -126,11 +139,14 @@ class ExtractiveBackend:
     # -- scoring ---------------------------------------------------------------------------
 
     def _coverage(self, groups: dict[str, float], alts: dict[str, frozenset[str]], text: str) -> float:
-        """Share of the question's weighted terms that ``text`` has."""
+        """Share of the question's weighted terms that ``text`` has; a grade ("good",
+        "requires improvement") answers the question's "grade" or "judged"."""
         total = sum(groups.values())
         if not total:
             return 0.0
         have = set(terms(text))
+        if _GRADE.search(text):
+            have |= _GRADE_TERMS
         return sum(w for t, w in groups.items() if alts[t] & have) / total
 
     def _weights(self, question: str, passages: Sequence[Passage]) -> tuple[dict[str, float], dict[str, frozenset[str]]]:
@@ -186,9 +202,15 @@ class ExtractiveBackend:
                 fits = intent == "open" or (intent == "grade" and all(self._fits(intent, u.text) for u in items))
                 if fits and label >= LIST_LABEL_MIN:
                     out.append(_Block(passage, tuple(items), label + prior + 0.05))
+            body = [u for u in units if u.kind != "heading"]
+            if intent == "open" and title >= LIST_LABEL_MIN and 0 < len(body) <= SECTION_MAX_UNITS and not lists:
+                # "What are the legal implications?": the section of that name, whole.
+                out.append(_Block(passage, tuple(body), title + prior))
             for u in units:
                 if not self._fits(intent, u.text) or (u.kind == "heading" and intent != "grade"):
                     continue  # a heading is an answer only when it carries a grade ("graded as: Good")
+                if u.text.endswith(":"):
+                    continue  # a lead-in ("Cabinet is recommended to:") is not an answer by itself
                 own = self._coverage(weights, alts, u.text)
                 if u.kind == "item":
                     own = max(own, 0.8 * self._coverage(weights, alts, f"{u.label} {u.text}"))
@@ -240,10 +262,10 @@ class ExtractiveBackend:
             passage = group[0].passage
             lines = [f"**{passage.heading}**"]
             units = sorted((u for b in group for u in b.units), key=lambda u: u.start)
-            sentences = [f"{u.text} [{passage.number}]" for u in units if u.kind != "item"]
+            sentences = [f"{_clean(u.text)} [{passage.number}]" for u in units if u.kind != "item"]
             if sentences:
                 lines.append(" ".join(sentences))
-            lines.extend(f"- {u.text} [{passage.number}]" for u in units if u.kind == "item")
+            lines.extend(f"- {_clean(u.text)} [{passage.number}]" for u in units if u.kind == "item")
             parts.append("\n".join(lines))
         return "\n\n".join(parts)
 

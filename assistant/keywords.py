@@ -51,6 +51,7 @@ def stem(word: str) -> str:
         word = word[:-2]
     for suffix, keep in (
         ("ements", 3), ("ement", 3), ("ments", 3), ("ment", 3), ("ations", 3), ("ation", 3),
+        ("ions", 4), ("ion", 4),
         ("ies", 3), ("ing", 3), ("ness", 3), ("ed", 3), ("ly", 4), ("es", 4), ("s", 3),
     ):  # fmt: skip
         if word.endswith(suffix) and len(word) - len(suffix) >= keep:
@@ -78,6 +79,11 @@ def terms(text: str) -> list[str]:
             continue
         out.append(stem(w))
     return out
+
+
+def title_terms(label: str) -> list[str]:
+    """Terms of a section label without its numbering: "3.11" has none, "6.1 Risk" has "risk"."""
+    return terms(re.sub(r"^[\s\d.()]+", "", label))
 
 
 def _stems(text: str) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 MAX_PASSAGE_CHARS = 3000  # a section longer than this is given as its retrieved chunks only
 MAX_QUESTION_CHARS = 2000
 BACKENDS = ("extractive", "llamacpp", "openai")
-DEFAULT_TOPIC = "overall judgement graded effectiveness"
+DEFAULT_TOPIC = "overall judgement"
 
 
 class Assistant:

@@ -18,7 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from assistant.bm25 import BM25
-from assistant.keywords import expand, terms
+from assistant.keywords import expand, terms, title_terms
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.store import ReportStore
@@ -40,8 +40,8 @@ class _KeywordIndex:
             # never says "improve"), so it counts three times; the rest of its path once.
             path = (meta.get("section_path") or "").split(" › ")
             # A numbered paragraph ("3.1") takes its title from the heading above it.
-            titled = next((i for i in range(len(path) - 1, -1, -1) if terms(path[i])), None)
-            title = terms(path[titled]) if titled is not None else []
+            titled = next((i for i in range(len(path) - 1, -1, -1) if title_terms(path[i])), None)
+            title = title_terms(path[titled]) if titled is not None else []
             rest = [c for i, c in enumerate(path) if i != titled]
             docs.append(title * 3 + terms(" ".join(rest)) + terms(text))
         self.bm25 = BM25(docs)
