@@ -264,7 +264,7 @@ class Assistant:
             draft = "".join(pieces)
         generated_at = time.perf_counter()
 
-        verified = verify(draft, passages)
+        verified = verify(draft, passages, threshold=self.settings.citation_threshold)
         notes = list(scope.notes)
         removed = verified.report.get("removed") or []
         if removed and engine.name != "extractive":

@@ -48,6 +48,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from assistant.keywords import NUMBER_WORDS
 from assistant.models import Citation, Passage
 
 COVERAGE_THRESHOLD = 0.80
@@ -138,14 +139,7 @@ _STOPWORDS = frozenset(
     still however therefore although though whilst according including currently""".split()
 )
 _NEGATIONS = frozenset("not no never none nor without cannot".split())
-_NUMBER_WORDS = {
-    w: str(i)
-    for i, w in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-    if i
-}
+_NUMBER_WORDS = {w: n for w, n in NUMBER_WORDS.items() if n != "0"}  # "zero" is too often prose
 _TOKEN = re.compile(r"(\d+(?:[.,]\d+)*)(?:st|nd|rd|th)?|([^\W\d_]+(?:'[^\W\d_]+)*)")
 _NOT = "¬"  # the one term every negation becomes: "not", "never", "without" all gate alike
 

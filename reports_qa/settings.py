@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense (embedding) ranks in reciprocal rank fusion.")
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 keyword ranks in reciprocal rank fusion.")
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant: 1/(rrf_k + rank).")
+    citation_threshold: float = Field(
+        default=0.80,
+        ge=0.5,
+        le=1.0,
+        description=(
+            "Share of a paraphrased claim's content words its cited passage must hold (a verbatim "
+            "quote always passes); 0.80 measured by bench/bench_verifier.py."
+        ),
+    )
     rerank_model: Path | None = Field(
         default=None,
         description="Optional local cross-encoder directory to rerank fused candidates; none is shipped.",

@@ -25,3 +25,14 @@ OPAQUE_NAMES = {
 
 def sample_text(name: str) -> str:
     return (Path(SAMPLE_REPORTS_DIR) / name).read_text(encoding="utf-8")
+
+
+# The six areas Ofsted named under North Somerset's "What needs to improve", verbatim.
+NORTH_SOMERSET_IMPROVE = [
+    "The effectiveness, and management oversight, of decision-making when children first come to the attention of the local authority.",
+    "The quality of analysis in assessments, including the impact of children's situations on their health and development.",
+    "Management oversight and supervision of the progress of children's plans.",
+    "Formalised matching of children with their long-term carers.",
+    "Access to the drop-in for older children in care and care leavers who are working or who are in full-time education or employment.",
+    "Use of performance management information to systematically inform leaders' understanding of the quality and impact of practice for children.",
+]

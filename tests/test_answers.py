@@ -13,19 +13,11 @@ import re
 import pytest
 
 from assistant.models import Answer
-from tests.samples import NORTH_SOMERSET, SOUTHEND_2016, SOUTHEND_2019, SWINDON, sample_text
+from tests.samples import NORTH_SOMERSET, NORTH_SOMERSET_IMPROVE, SOUTHEND_2016, SOUTHEND_2019, SWINDON, sample_text
 
 NS_ID, SWINDON_ID = NORTH_SOMERSET[:-4], SWINDON[:-4]
 SOUTHEND_2016_ID, SOUTHEND_2019_ID = SOUTHEND_2016[:-4], SOUTHEND_2019[:-4]
 
-NORTH_SOMERSET_IMPROVE = [
-    "The effectiveness, and management oversight, of decision-making when children first come to the attention of the local authority.",
-    "The quality of analysis in assessments, including the impact of children's situations on their health and development.",
-    "Management oversight and supervision of the progress of children's plans.",
-    "Formalised matching of children with their long-term carers.",
-    "Access to the drop-in for older children in care and care leavers who are working or who are in full-time education or employment.",
-    "Use of performance management information to systematically inform leaders' understanding of the quality and impact of practice for children.",
-]
 SOUTHEND_2019_IMPROVE = [
     "Managers' and leaders' oversight, and evaluation, of the quality of frontline practice",
     "The quality of planning for children in need of protection.",

@@ -11,19 +11,12 @@ from hypothesis import strategies as st
 
 from assistant.models import Passage
 from assistant.verify import COVERAGE_THRESHOLD, PassageIndex, Probe, _normalise, verify
-from tests.samples import NORTH_SOMERSET, SWINDON, sample_text
+from tests.samples import NORTH_SOMERSET, NORTH_SOMERSET_IMPROVE, SWINDON, sample_text
 
 NS = sample_text(NORTH_SOMERSET)
 SW = sample_text(SWINDON)
 
-NEEDS_TO_IMPROVE = [
-    "The effectiveness, and management oversight, of decision-making when children first come to the attention of the local authority.",
-    "The quality of analysis in assessments, including the impact of children's situations on their health and development.",
-    "Management oversight and supervision of the progress of children's plans.",
-    "Formalised matching of children with their long-term carers.",
-    "Access to the drop-in for older children in care and care leavers who are working or who are in full-time education or employment.",
-    "Use of performance management information to systematically inform leaders' understanding of the quality and impact of practice for children.",
-]
+NEEDS_TO_IMPROVE = NORTH_SOMERSET_IMPROVE
 
 
 def passage(number: int, text: str, begin: str, end: str) -> Passage:
