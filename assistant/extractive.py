@@ -219,6 +219,11 @@ class ExtractiveBackend:
         out.sort(key=lambda b: (-b.score, b.passage.number, b.units[0].start))
         return out
 
+    def best_score(self, question: str, passages: Sequence[Passage]) -> float:
+        """How well the best block answers (0 when none is good enough to quote)."""
+        best = max((b.score for b in self.blocks(question, passages)), default=0.0)
+        return best if best >= ANSWER_MIN else 0.0
+
     def select(self, question: str, passages: Sequence[Passage], *, per_report: bool = False) -> list[_Block]:
         """The blocks to quote: the best, and others nearly as good, never overlapping."""
         chosen: list[_Block] = []

@@ -27,6 +27,7 @@ STOPWORDS = frozenset(
     they this those through to too under until up very was we were what when where which while who
     whom why will with would you your yours yourself yourselves also may might must shall
     get got tell say said says us let please show give list know anything something
+    like actually really sort kind thing things think thought
     """.split()
 )
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -14,7 +15,7 @@ from assistant.backend import AnswerBackend, BackendError
 from assistant.extractive import ExtractiveBackend
 from assistant.followup import strip_places
 from assistant.keywords import SCOPE_WORDS, terms
-from assistant.models import Answer, Message, Passage
+from assistant.models import Answer, Message, Passage, describe_report
 from assistant.retriever import HybridRetriever
 from assistant.scope import Filters, Scope, ScopeError, held_summary, infer_scope
 from assistant.verify import verify
@@ -29,6 +30,7 @@ MAX_PASSAGE_CHARS = 3000  # a section longer than this is given as its retrieved
 MAX_QUESTION_CHARS = 2000
 BACKENDS = ("extractive", "llamacpp", "openai")
 DEFAULT_TOPIC = "overall judgement"
+EARLIER_MARGIN = 1.15  # how much better an earlier report must answer to be preferred to the latest
 
 
 class Assistant:
@@ -249,22 +251,43 @@ class Assistant:
             query = " ".join(w for w in query.split() if w.lower().strip("?,.!") not in SCOPE_WORDS)
         if not terms(query):  # "How did Southend do in 2016?": the overall verdict is the answer
             query = DEFAULT_TOPIC
+        timings = {"retrieve": 0.0, "generate": 0.0}
+        attempts = [scope] + ([replace(scope, reports=scope.earlier, notes=[])] if scope.earlier else [])
         # The extractive backend ranks sentences itself, so it is shown twice as many candidates.
-        passages = self._retrieve(query, scope, k if engine.name != "extractive" else 2 * k, catalogue)
-        retrieved_at = time.perf_counter()
-
-        if isinstance(engine, ExtractiveBackend):
-            draft = engine.draft(query, passages, history, compare=scope.compare and len(scope.reports) > 1)
-            yield draft
-        else:
-            pieces = []
-            for piece in engine.stream(standalone, passages, history):
-                pieces.append(piece)
-                yield piece
-            draft = "".join(pieces)
-        generated_at = time.perf_counter()
-
-        verified = verify(draft, passages, threshold=self.settings.citation_threshold)
+        limit = k if engine.name != "extractive" else 2 * k
+        found: dict[int, list[Passage]] = {}
+        if isinstance(engine, ExtractiveBackend) and len(attempts) > 1:
+            # It can also tell which report answers better: the latest wins unless an earlier one
+            # answers clearly better ("school attendance" is only in Southend's 2016 report).
+            tick = time.perf_counter()
+            found = {i: self._retrieve(query, a, limit, catalogue) for i, a in enumerate(attempts)}
+            timings["retrieve"] += (time.perf_counter() - tick) * 1000
+            if engine.best_score(query, found[1]) > EARLIER_MARGIN * engine.best_score(query, found[0]):
+                attempts.reverse()
+                found = {0: found[1], 1: found[0]}
+        for i, attempt in enumerate(attempts):
+            tick = time.perf_counter()
+            passages = found.get(i) or self._retrieve(query, attempt, limit, catalogue)
+            timings["retrieve"] += (time.perf_counter() - tick) * 1000
+            tick = time.perf_counter()
+            if isinstance(engine, ExtractiveBackend):
+                draft = engine.draft(query, passages, history, compare=attempt.compare and len(attempt.reports) > 1)
+                yield draft
+            else:
+                pieces = []
+                for piece in engine.stream(standalone, passages, history):
+                    pieces.append(piece)
+                    yield piece
+                draft = "".join(pieces)
+            timings["generate"] += (time.perf_counter() - tick) * 1000
+            verified = verify(draft, passages, threshold=self.settings.citation_threshold)
+            if verified.answered:
+                break
+        if attempt is not scope and verified.answered:
+            # An earlier report answered where the latest did not, or better: say so.
+            latest = ", ".join(describe_report(m.council, m.meeting, m.date) for m in scope.reports)
+            scope.notes = [f"This answer comes from the earlier report; the latest ({latest}) says less on this."]
+            scope_dict = attempt.to_dict(len(catalogue))
         notes = list(scope.notes)
         removed = verified.report.get("removed") or []
         if removed and engine.name != "extractive":
@@ -282,11 +305,7 @@ class Assistant:
             citations=verified.citations,
             retrieved=passages,
             backend=engine.name,
-            timings_ms={
-                "retrieve": (retrieved_at - started) * 1000,
-                "generate": (generated_at - retrieved_at) * 1000,
-                "total": (time.perf_counter() - started) * 1000,
-            },
+            timings_ms={**timings, "total": (time.perf_counter() - started) * 1000},
             notes=notes,
             standalone_question=standalone,
             filters=scope_dict,

@@ -84,6 +84,7 @@ class Scope:
     notes: list[str] = field(default_factory=list)
     refusal: str | None = None
     inferred: bool = False
+    earlier: list[ReportMeta] = field(default_factory=list)  # set aside for the latest; tried if it is silent
 
     @property
     def report_ids(self) -> list[str]:
@@ -220,5 +221,6 @@ def _latest_per_council(pool: list[ReportMeta], scope: Scope) -> list[ReportMeta
                 f"This answer uses the latest report on {council} ({format_date(meta.date)}). "
                 f"An earlier report is also held ({when}); name its year, or ask how things changed, to include it."
             )
+    scope.earlier = [m for m in pool if latest.get(m.council) is not m]
     return [m for m in pool if latest.get(m.council) is m]
 

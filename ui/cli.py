@@ -258,6 +258,62 @@ def _ask_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the answer, citations and timings as JSON")
 
 
+# --- eval ---------------------------------------------------------------------------------------
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.table import Table
+
+    from eval.gate import GATE_FILE, Gate
+    from eval.metrics import METRICS
+    from eval.questionset import QuestionSetError, load_question_set
+    from eval.report import LABELS, write_report
+    from eval.runner import evaluate
+
+    gate = Gate.load(args.gate or GATE_FILE) if (args.gate or not args.sets) else None
+    paths = args.sets or [gate.question_set]
+    try:
+        sets = [load_question_set(p) for p in paths]
+    except QuestionSetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    settings = _settings(args)
+    out = args.out or settings.data_dir / "eval" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    total = sum(len(s.questions) for s in sets) * (2 if args.baseline else 1)
+    console = Console(stderr=True)
+    with _assistant(args) as assistant, Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True, disable=args.json,
+    ) as progress:
+        task = progress.add_task("asking", total=total)
+        runs = evaluate(sets, assistant, k=args.k, backend=args.backend, baseline=args.baseline,
+                        progress=lambda q: progress.update(task, advance=1, description=q.id))
+    results, report = write_report(runs, Path(out))
+    failed = gate.failures(runs[0].summary) if gate else []
+    if args.json:
+        _print_json({"runs": [r.to_dict() for r in runs], "results": str(results), "report": str(report),
+                     "gate_failures": failed})
+    else:
+        table = Table(title=f"{', '.join(s.name for s in sets)}: {len(runs[0].results)} questions")
+        table.add_column("metric")
+        for r in runs:
+            table.add_column(r.system, justify="right")
+        table.add_row("passed", *(f"{r.summary['passed']}/{r.summary['questions']}" for r in runs))
+        for m in METRICS:
+            table.add_row(LABELS[m], *("–" if r.summary[m] is None else f"{r.summary[m]:.3f}" for r in runs))
+        table.add_row("total ms p50/p95", *(
+            f"{r.summary['latency_ms']['total']['p50']:.0f}/{r.summary['latency_ms']['total']['p95']:.0f}" for r in runs))
+        Console().print(table)
+        print(f"results: {results}\nreport:  {report}")
+        for line in failed:
+            print(f"gate: {line}", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
+
+
 # --- parser -------------------------------------------------------------------------------------
 
 
@@ -306,6 +362,20 @@ def build_parser() -> argparse.ArgumentParser:
                        "than last time?\" are read against the conversation so far.")
     _ask_options(p)
     p.set_defaults(func=cmd_chat)
+
+    p = sub.add_parser("eval", help="run evaluation question sets and report the metrics",
+                       description="Ask every question of the sets, score answers against their keys (retrieval "
+                       "recall@k and MRR, citation precision and support, key-point recall, abstention, latency), "
+                       "print a table and write results.json and report.html. With no SET, runs the quality gate's "
+                       "set and exits 1 if a metric is under its floor in eval/gate.json.")
+    p.add_argument("sets", nargs="*", metavar="SET", help="question set files (.yaml or .jsonl)")
+    p.add_argument("--out", type=Path, help="folder for results.json and report.html (default: DATA_DIR/eval/<time>)")
+    p.add_argument("--baseline", action="store_true", help="also run the naive tutorial chain, side by side")
+    p.add_argument("--gate", type=Path, help="check the first system against this gate file (default eval/gate.json when no SET)")
+    p.add_argument("--backend", choices=("extractive", "llamacpp", "openai"), help="answer backend to evaluate")
+    p.add_argument("--k", type=int, metavar="N", help="passages given to the backend")
+    p.add_argument("--json", action="store_true", help="print the runs as JSON")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("remove", help="remove a report and all its chunks")
     p.add_argument("report", help="report id or file name")
