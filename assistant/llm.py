@@ -8,9 +8,11 @@ and history into the chain's inputs and failures into ``BackendError``.
 - ``LlamaCppBackend``: a GGUF model run in this process by ``llama_cpp``, through
   ``LlamaCppChatModel``, a minimal LangChain chat model (no langchain-community dependency).
 
-Small local models cite the wrong source or none unless the format is forced, so the in-process
-backend constrains its output with a GBNF grammar: a fixed refusal, or lines of claims that
-each end in ``[n]``. Whatever a model writes, ``assistant.verify`` decides what is cited.
+Small local models copy the right text but leave out the ``[n]`` markers, or cite a source that
+was not given, unless the format is forced. So ``answer_chain(passages)`` binds a GBNF grammar
+to the model (always in process; for a server only when asked, as only llama.cpp's take one):
+the answer is the fixed refusal or lines of claims that each end in the marker of a given
+passage. Whatever a model writes, ``assistant.verify`` decides what is cited.
 """
 
 from __future__ import annotations
@@ -44,13 +46,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ANSWER_PROMPT",
-    "CITED_ANSWER_GBNF",
     "CONDENSE_PROMPT",
     "NOT_ANSWERED",
     "LlamaCppBackend",
     "LlamaCppChatModel",
     "OpenAIBackend",
     "answer_inputs",
+    "cited_answer_gbnf",
     "format_sources",
     "make_llm_backend",
 ]
@@ -88,16 +90,26 @@ CONDENSE_PROMPT = ChatPromptTemplate.from_messages(
     ]
 )
 
-# A fixed refusal, or lines (bullets or prose) of claims each closed by one or more [n] markers.
-CITED_ANSWER_GBNF = r"""
+# A fixed refusal, or lines (bullets or prose) of claims each closed by one or more markers
+# naming given passages; ``num`` is filled in per request with the passages' numbers.
+_CITED_ANSWER_GBNF = r"""
 root    ::= refusal | answer
 refusal ::= "The reports I hold don't say."
 answer  ::= line ("\n" line)*
 line    ::= ("- ")? claim+
 claim   ::= text cite+ [.;:,]?
 text    ::= [^\n\[\]]+
-cite    ::= " "? "[" [1-9] [0-9]? "]"
+cite    ::= " "? "[" num "]"
+num     ::= %s
 """
+
+
+def cited_answer_gbnf(numbers: Sequence[int]) -> str:
+    """The GBNF grammar for an answer citing only ``numbers`` (or, with none, the refusal)."""
+    if not numbers:
+        return 'root ::= "%s"\n' % NOT_ANSWERED
+    return _CITED_ANSWER_GBNF % " | ".join(f'"{n}"' for n in sorted(set(numbers)))
+
 
 _MARKER = re.compile(r"\s*\[\d+\]")
 
@@ -153,12 +165,12 @@ class _ChainBackend:
     def draft(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> str:
         inputs = answer_inputs(question, passages, history, turns=self.history_turns, max_chars=self.history_chars)
         with self._errors():
-            return self.chain.invoke(inputs)
+            return self.answer_chain(passages).invoke(inputs)
 
     def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> Iterator[str]:
         inputs = answer_inputs(question, passages, history, turns=self.history_turns, max_chars=self.history_chars)
         with self._errors():
-            for piece in self.chain.stream(inputs):
+            for piece in self.answer_chain(passages).stream(inputs):
                 if piece:
                     yield piece
 
@@ -168,6 +180,10 @@ class _ChainBackend:
         inputs = _condense_inputs(question, history, self.history_turns, self.history_chars)
         with self._errors():
             return _clean_condensed(self.condense_chain.invoke(inputs), question)
+
+    def answer_chain(self, passages: Sequence[Passage]) -> Runnable:
+        """``.chain``, constrained to cite only ``passages`` where the backend does that."""
+        return self.chain
 
     @contextmanager
     def _errors(self) -> Iterator[None]:
@@ -191,6 +207,7 @@ class OpenAIBackend(_ChainBackend):
         timeout: float = 300.0,
         max_retries: int = 1,
         condense_max_tokens: int = 96,
+        cite_grammar: bool = False,
     ) -> None:
         try:
             from langchain_openai import ChatOpenAI
@@ -201,6 +218,8 @@ class OpenAIBackend(_ChainBackend):
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.name = f"openai:{model}"
+        self.max_tokens = max_tokens
+        self.cite_grammar = cite_grammar
 
         def chat(limit: int) -> ChatOpenAI:
             # Only ``max_tokens``: llama.cpp's server ignores ``max_completion_tokens``, which is
@@ -219,6 +238,14 @@ class OpenAIBackend(_ChainBackend):
         self.chain = ANSWER_PROMPT | self.chat_model | StrOutputParser()
         self.condense_chain = CONDENSE_PROMPT | chat(condense_max_tokens) | StrOutputParser()
 
+    def answer_chain(self, passages: Sequence[Passage]) -> Runnable:
+        """With ``cite_grammar``, requests carry the GBNF grammar in a ``grammar`` field, which
+        llama.cpp's servers apply; other servers may ignore or reject the field."""
+        if not self.cite_grammar:
+            return self.chain
+        body = {"max_tokens": self.max_tokens, "grammar": cited_answer_gbnf([p.number for p in passages])}
+        return ANSWER_PROMPT | self.chat_model.bind(extra_body=body) | StrOutputParser()
+
     @classmethod
     def from_settings(cls, settings: Settings) -> OpenAIBackend:
         missing = []
@@ -236,6 +263,7 @@ class OpenAIBackend(_ChainBackend):
             max_tokens=settings.llm_max_tokens,
             temperature=settings.llm_temperature,
             timeout=settings.llm_timeout_s,
+            cite_grammar=bool(settings.llm_cite_grammar),
         )
 
     @contextmanager
@@ -400,21 +428,23 @@ class LlamaCppBackend(_ChainBackend):
         self.model_path = Path(model_path)
         self.n_ctx = n_ctx
         self.name = f"llamacpp:{self.model_path.stem}"
+        self.cite_grammar = cite_grammar
         loaded = _load(str(self.model_path), n_ctx, n_threads)
-        grammar = None
-        if cite_grammar:
-            from llama_cpp import LlamaGrammar
 
-            grammar = LlamaGrammar.from_string(CITED_ANSWER_GBNF, verbose=False)
+        def chat(limit: int) -> LlamaCppChatModel:
+            return LlamaCppChatModel(llama=loaded.llama, lock=loaded.lock, max_tokens=limit, temperature=temperature)
 
-        def chat(limit: int, grammar: Any = None) -> LlamaCppChatModel:
-            return LlamaCppChatModel(
-                llama=loaded.llama, lock=loaded.lock, max_tokens=limit, temperature=temperature, grammar=grammar
-            )
-
-        self.chat_model = chat(max_tokens, grammar)
+        self.chat_model = chat(max_tokens)
         self.chain = ANSWER_PROMPT | self.chat_model | StrOutputParser()
         self.condense_chain = CONDENSE_PROMPT | chat(condense_max_tokens) | StrOutputParser()
+
+    def answer_chain(self, passages: Sequence[Passage]) -> Runnable:
+        if not self.cite_grammar:
+            return self.chain
+        from llama_cpp import LlamaGrammar
+
+        grammar = LlamaGrammar.from_string(cited_answer_gbnf([p.number for p in passages]), verbose=False)
+        return ANSWER_PROMPT | self.chat_model.bind(grammar=grammar) | StrOutputParser()
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LlamaCppBackend:

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an LLM may write per answer.")
     llm_temperature: float = Field(default=0.0, ge=0, le=2)
     llm_timeout_s: float = Field(default=300.0, gt=0)
+    llm_cite_grammar: bool | None = Field(
+        default=None,
+        description=(
+            "Constrain LLM answers with a GBNF grammar so every line ends in a [n] marker of a given "
+            "passage (small models omit them otherwise). Unset: on for llamacpp, off for openai; set "
+            "true for an openai-compatible llama.cpp server, which accepts a 'grammar' field."
+        ),
+    )
     openai_base_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REPORTS_QA_OPENAI_BASE_URL", "OPENAI_BASE_URL"),
