@@ -169,7 +169,7 @@ class Assistant:
         name = name or self.backend_name
         if name == "extractive":
             return ExtractiveBackend(idf=self.retriever.keyword_index().bm25.idf)
-        if self._llm is not None and self._llm.name == name:
+        if self._llm is not None and self._llm.name.split(":")[0] == name.split(":")[0]:
             return self._llm
         if name not in BACKENDS:
             raise BackendError(f"unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")

@@ -493,3 +493,39 @@ def test_qwen_cites_the_passage_that_answers(tmp_path_factory: pytest.TempPathFa
     source = passages()[1].text.lower()
     claims = [re.sub(r"^- |\s*(\[\d+\])+[.;:,]?$", "", line).strip().lower() for line in text.splitlines() if "[2]" in line]
     assert any(claim and claim[:40] in source for claim in claims), text
+
+
+# -- the whole pipeline with an LLM backend: its draft is verified like any other ------------------
+
+
+def test_an_llm_answer_through_the_assistant_is_verified(stub: StubServer, assistant) -> None:
+    from assistant import Assistant
+
+    stub.reply = (
+        "North Somerset needs to improve:\n"
+        "- Formalised matching of children with their long-term carers. [1]\n"  # true, maybe misnumbered
+        "- North Somerset has 45 inspectors on its staff. [1]\n"  # invented
+    )
+    llm_assistant = Assistant(assistant.settings, assistant.store, assistant.embedder, backend=stub.backend())
+    items = list(llm_assistant.stream("What needs to improve in North Somerset?"))
+    answer = items[-1]
+    assert "".join(i for i in items[:-1] if isinstance(i, str)) == stub.reply, "the draft streams as written"
+    assert answer.answered and answer.backend.startswith("openai")
+    assert "Formalised matching of children with their long-term carers." in answer.answer
+    assert "45 inspectors" not in answer.answer
+    assert any("removed" in note for note in answer.notes)
+    [citation] = answer.citations
+    assert citation.passage.section_path[-1] == "What needs to improve"
+    assert citation.quote == "Formalised matching of children with their long-term carers."
+    prompt = json.dumps(stub.requests[-1]["messages"])
+    assert "What needs to improve in North Somerset?" in prompt and "[1]" in prompt
+
+
+def test_an_llm_answer_with_nothing_supported_is_not_answered(stub: StubServer, assistant) -> None:
+    from assistant import Assistant
+
+    stub.reply = "- Swindon spent £3 million on new computers. [1]"
+    llm_assistant = Assistant(assistant.settings, assistant.store, assistant.embedder, backend=stub.backend())
+    answer = llm_assistant.ask("What did Swindon spend on computers?")
+    assert not answer.answered and answer.citations == []
+    assert "don't say" in answer.answer
