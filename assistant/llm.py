@@ -17,6 +17,8 @@ passage. Whatever a model writes, ``assistant.verify`` decides what is cited.
 
 from __future__ import annotations
 
+import atexit
+
 import re
 import threading
 from collections.abc import Iterator, Sequence
@@ -408,6 +410,9 @@ def _load(model_path: str, n_ctx: int, n_threads: int) -> _Loaded:
         llama = llama_cpp.Llama(model_path=model_path, n_ctx=n_ctx, n_threads=n_threads, verbose=False)
     except (ValueError, RuntimeError) as exc:
         raise BackendError(f"llama.cpp could not load {model_path}: {exc}") from exc
+    # Free it before interpreter shutdown tears down llama_cpp's module globals; freeing it
+    # later prints a TypeError traceback at exit.
+    atexit.register(llama.close)
     return _Loaded(llama, threading.Lock())
 
 
