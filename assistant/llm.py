@@ -18,7 +18,6 @@ passage. Whatever a model writes, ``assistant.verify`` decides what is cited.
 from __future__ import annotations
 
 import atexit
-
 import re
 import threading
 from collections.abc import Iterator, Sequence
