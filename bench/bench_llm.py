@@ -23,18 +23,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.request
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from assistant.llama_server import llama_server
 from assistant.backend import BackendError
 from assistant.gguf import resolve_gguf
 from assistant.llm import ANSWER_PROMPT, NOT_ANSWERED, LlamaCppBackend, OpenAIBackend, answer_inputs
@@ -124,46 +118,6 @@ def passages_for(cuts: list[Cut]) -> list[Passage]:
             )
         )
     return out
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextlib.contextmanager
-def llama_server(model_path: Path, *, threads: int, n_ctx: int, alias: str = "local") -> Iterator[str]:
-    """llama.cpp's OpenAI-compatible server on ``model_path``; yields its base URL."""
-    port = free_port()
-    log = tempfile.NamedTemporaryFile(prefix="llama-server-", suffix=".log", delete=False)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path), "--model_alias", alias,
-         "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(threads), "--n_ctx", str(n_ctx)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"llama.cpp server exited with {proc.returncode}; see {log.name}")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{base}/models", timeout=2).read()
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"llama.cpp server not up after 120 s; see {log.name}")
-            time.sleep(0.2)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-        os.unlink(log.name)
 
 
 def prompt_tokens(backend: LlamaCppBackend | OpenAIBackend, inputs: dict) -> int | None:

@@ -10,16 +10,13 @@ plumbing, not quality. The Qwen 1.5B quality check is ``slow`` as well and needs
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import re
 import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -29,6 +26,7 @@ import pytest
 from assistant import gguf, llm
 from assistant.backend import BackendError
 from assistant.gguf import GGUFFamily, resolve_gguf
+from assistant.llama_server import llama_server as serve
 from assistant.llm import NOT_ANSWERED, LlamaCppBackend, OpenAIBackend, make_llm_backend
 from assistant.models import Passage
 from reports_qa.settings import Settings
@@ -392,38 +390,15 @@ def smollm2(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def llama_server(smollm2: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def llama_server(smollm2: Path) -> Iterator[str]:
     """llama.cpp's own OpenAI-compatible server on SmolLM2; yields the base URL."""
     if importlib.util.find_spec("fastapi") is None or importlib.util.find_spec("uvicorn") is None:
         pytest.skip("llama.cpp's server needs its extra: pip install 'llama-cpp-python[server]'")
-    port = _closed_port()
-    log_path = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with log_path.open("wb") as log:  # a file, not a pipe: model loading logs more than a pipe holds
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2), "--model_alias", "local",
-             "--host", "127.0.0.1", "--port", str(port), "--n_threads", "2", "--n_ctx", "4096"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited: {log_path.read_text(errors='replace')[-2000:]}")
-            with contextlib.suppress(OSError):
-                urllib.request.urlopen(f"{url}/models", timeout=2).read()
-                break
-            if time.monotonic() > deadline:
-                pytest.fail(f"llama.cpp server not up in 60 s: {log_path.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        with serve(smollm2, wait_s=60) as url:
+            yield url
+    except BackendError as exc:
+        pytest.fail(str(exc))
 
 
 def _check_markers(text: str, n_passages: int) -> list[int]:
