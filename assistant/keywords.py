@@ -95,11 +95,11 @@ def _stems(text: str) -> tuple[str, ...]:
 _EXPANSIONS = {
     trigger: _stems(adds)
     for triggers, adds in (
-        ("weak weakness weaknesses shortcoming shortcomings concern concerns poor failing worse",
-         "improve improvement improvements"),
+        ("weak weakness weaknesses shortcoming shortcomings concern concerns poor failing worse "
+         "fix fixing tackle sort", "improve improvement improvements"),
         ("grade grades graded rating ratings rated rate judgement judgements judgment judged score verdict",
          "judgement judgements judged graded rated rating effectiveness"),
-        ("strength strengths strong positive positives praise praised best",
+        ("strength strengths strong positive positives praise praised best well",
          "strength strengths good effective"),
         ("recommendation recommendations recommend", "recommendation recommendations"),
     )
