@@ -57,3 +57,28 @@ def test_example_questions_on_an_empty_conversation(app):
     assert "What needs to improve in North Somerset?" in labels
     next(b for b in app.button if b.label == "What needs to improve in North Somerset?").click().run()
     assert "What needs to improve" in app.chat_message[-1].expander[0].label
+
+
+def test_library_lists_the_reports_with_their_section_trees(app):
+    app.sidebar.radio[0].set_value("Library").run()
+    assert not app.exception
+    rows = app.dataframe[0].value
+    assert len(rows) == 5 and set(rows["council"]) >= {"Swindon Borough Council", "London Borough of Southwark"}
+    labels = [e.label for e in app.expander]
+    assert any(label.startswith("North Somerset Council — Executive, 2020-10-21") for label in labels)
+    trees = " ".join(c.value for c in app.code)
+    assert "What needs to improve" in trees
+
+
+def test_library_removes_a_report(settings, store, make_report, embed_report, monkeypatch):
+    report = make_report()
+    store.put_report(report, embed_report(report))
+    store.close()
+    monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(settings.data_dir))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.sidebar.radio[0].set_value("Library").run()
+    assert len(at.dataframe[0].value) == 1
+    at.selectbox[0].set_value(report.meta.report_id).run()
+    next(b for b in at.button if b.label.startswith("Remove")).click().run()
+    assert not at.exception
+    assert len(at.dataframe[0].value) == 0

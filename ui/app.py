@@ -53,14 +53,65 @@ def show_answer(answer: Answer) -> None:
             st.markdown(highlighted(c), unsafe_allow_html=True)
 
 
+def library(assistant) -> None:
+    """The reports held, each with its section tree; upload more; remove one."""
+    from ingest.loaders import SUPPORTED_TYPES
+    from vectorstore.indexer import Indexer
+
+    st.title("Report library")
+    records = assistant.store.list_reports()
+    st.dataframe(
+        [{"council": r.meta.council, "meeting": r.meta.meeting, "date": r.meta.date, "sections": r.sections,
+          "chunks": r.chunks, "file": r.meta.source} for r in records],
+        hide_index=True, use_container_width=True,
+    )
+    for r in records:
+        with st.expander(f"{r.meta.council} — {r.meta.meeting}, {r.meta.date}: {r.meta.title}"):
+            tree = "\n".join(f"{'    ' * s.level}{s.label}" for s in assistant.store.sections(r.meta.report_id))
+            st.code(tree, language=None)
+
+    st.subheader("Add reports")
+    types = sorted(t.lstrip(".") for t in SUPPORTED_TYPES)
+    files = st.file_uploader(f"Report files ({', '.join(types)})", type=types, accept_multiple_files=True)
+    if files and st.button("Ingest", type="primary"):
+        indexer = Indexer(assistant.store, assistant.embedder, assistant.settings)
+        results = []
+        with st.status(f"Ingesting {len(files)} file(s)…", expanded=True) as status:
+            bar = st.progress(0.0)
+            for i, f in enumerate(files, 1):
+                results.append(indexer.ingest_bytes(f.getvalue(), f.name))
+                bar.progress(i / len(files), text=f.name)
+            failed = [r for r in results if not r.ok]
+            status.update(label=f"{len(results) - len(failed)} ingested, {len(failed)} failed",
+                          state="error" if failed else "complete")
+        st.session_state["ingest_results"] = [
+            {"file": r.source, "status": r.status, "sections": r.sections, "chunks": r.chunks, "reason": r.message}
+            for r in results
+        ]
+    if st.session_state.get("ingest_results"):
+        st.dataframe(st.session_state["ingest_results"], hide_index=True, use_container_width=True)
+
+    st.subheader("Remove a report")
+    ids = [r.meta.report_id for r in records]
+    target = st.selectbox("Report", ids, index=None, placeholder="Choose a report")
+    if target and st.button(f"Remove {target}"):
+        assistant.store.remove_report(target)
+        st.success(f"Removed {target}.")
+        st.rerun()
+
+
 def main() -> None:
     st.set_page_config(page_title="reports-qa", page_icon="📑", layout="wide")
     settings = Settings()
     assistant = load_assistant(str(settings.data_dir))
-    catalogue = assistant.catalogue()
     state = st.session_state
     state.setdefault("messages", [])
 
+    page = st.sidebar.radio("Page", ["Ask", "Library"], horizontal=True)
+    if page == "Library":
+        library(assistant)
+        return
+    catalogue = assistant.catalogue()
     with st.sidebar:
         st.header("reports-qa")
         councils = sorted({m.council for m in catalogue if m.council})
