@@ -29,7 +29,7 @@ def _fmt(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def _chart(runs: Sequence[EvalRun], metric: str = "key_point_recall") -> str:
+def chart(runs: Sequence[EvalRun], metric: str = "key_point_recall") -> str:
     """Grouped horizontal bars: ``metric`` per question type, one bar per system."""
     types = sorted({t for r in runs for t in r.by_type})
     bar, gap, left, width = 14, 10, 110, 360
@@ -123,7 +123,7 @@ details{{margin:.4rem 0}}</style></head><body>
 <h1>reports-qa evaluation: {html.escape(", ".join(runs[0].sets))}</h1>
 <p>{len(runs[0].results)} questions. Metrics are defined in <code>eval/metrics.py</code>.</p>
 {_summary_table(runs)}
-<h2>Key-point recall by question type</h2>{_chart(runs)}
+<h2>Key-point recall by question type</h2>{chart(runs)}
 {sections}
 </body></html>
 """

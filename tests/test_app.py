@@ -82,3 +82,47 @@ def test_library_removes_a_report(settings, store, make_report, embed_report, mo
     next(b for b in at.button if b.label.startswith("Remove")).click().run()
     assert not at.exception
     assert len(at.dataframe[0].value) == 0
+
+
+def test_evaluation_page_runs_a_question_set(app):
+    app.sidebar.radio[0].set_value("Evaluation").run()
+    assert not app.exception
+    app.number_input[0].set_value(3).run()
+    next(b for b in app.button if b.label == "Run evaluation").click().run()
+    assert not app.exception
+    table = app.dataframe[0].value
+    assert "reports-qa (extractive)" in table.columns
+    assert set(table["metric"]) >= {"recall@k", "citation precision", "key-point recall", "abstention", "passed"}
+    assert any("<svg" in m.value for m in app.markdown)
+
+
+def test_an_llm_backend_streams_and_its_answer_is_verified(sample_store, monkeypatch):
+    from tests.test_llm import StubServer
+
+    stub = StubServer()
+    stub.thread.start()
+    stub.reply = "- Formalised matching of children with their long-term carers. [1]\n- It has 45 inspectors. [1]"
+    try:
+        monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(sample_store))
+        monkeypatch.setenv("REPORTS_QA_OPENAI_BASE_URL", stub.url)
+        monkeypatch.setenv("REPORTS_QA_OPENAI_MODEL", stub.model)
+        at = AppTest.from_file(APP, default_timeout=120).run()
+        at.sidebar.selectbox[1].set_value("openai").run()
+        ask(at, "What needs to improve in North Somerset?")
+        reply = at.chat_message[-1]
+        assert "Formalised matching of children with their long-term carers." in reply.markdown[0].value
+        assert "45 inspectors" not in reply.markdown[0].value
+        assert any("removed" in i.value for i in reply.info)
+    finally:
+        stub.server.shutdown()
+        stub.server.server_close()
+
+
+def test_a_server_that_is_down_is_a_clear_error(sample_store, monkeypatch):
+    monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(sample_store))
+    monkeypatch.setenv("REPORTS_QA_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    monkeypatch.setenv("REPORTS_QA_OPENAI_MODEL", "local")
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    at.sidebar.selectbox[1].set_value("openai").run()
+    ask(at, "What needs to improve in Swindon?")
+    assert "127.0.0.1:9" in at.error[0].value

@@ -15,6 +15,7 @@ import reports_qa.logs  # noqa: F401  (offline and telemetry settings before any
 
 import streamlit as st
 
+from assistant.backend import BackendError
 from assistant.models import Answer, Citation, describe_report
 from reports_qa.settings import Settings
 
@@ -26,10 +27,11 @@ EXAMPLES = (
 
 
 @st.cache_resource(show_spinner="Loading the embedding model and the reports…")
-def load_assistant(data_dir: str):
+def load_assistant(key: str, _settings: Settings):
+    """One Assistant per distinct settings (``key``), shared by every session."""
     from assistant import Assistant
 
-    return Assistant.from_settings(Settings(data_dir=data_dir))
+    return Assistant.from_settings(_settings)
 
 
 def highlighted(citation: Citation) -> str:
@@ -100,16 +102,65 @@ def library(assistant) -> None:
         st.rerun()
 
 
+def evaluation(assistant) -> None:
+    """Run a question set from eval/questions and show what `reports-qa eval` shows."""
+    from eval.metrics import METRICS
+    from eval.questionset import QuestionSetError, load_question_set
+    from eval.report import LABELS, chart
+    from eval.runner import evaluate
+    from reports_qa.settings import PROJECT_ROOT
+
+    st.title("Evaluation")
+    sets = sorted((PROJECT_ROOT / "eval" / "questions").glob("*.y*ml"))
+    chosen = st.selectbox("Question set", sets, format_func=lambda p: p.name)
+    if chosen is None:
+        st.info("No question sets in eval/questions.")
+        return
+    try:
+        qset = load_question_set(chosen)
+    except QuestionSetError as exc:
+        st.error(str(exc))
+        return
+    limit = st.number_input("Questions to run", 1, len(qset.questions), len(qset.questions))
+    baseline = st.checkbox("Also run the naive baseline (1000-character chunks, dense top-4)")
+    if not st.button("Run evaluation", type="primary"):
+        return
+    qset.questions = qset.questions[: int(limit)]
+    bar = st.progress(0.0)
+    total = len(qset.questions) * (2 if baseline else 1)
+    done = []
+
+    def tick(q) -> None:
+        done.append(q)
+        bar.progress(len(done) / total, text=q.id)
+
+    runs = evaluate([qset], assistant, baseline=baseline, progress=tick)
+    st.dataframe(
+        [{"metric": LABELS[m], **{r.system: r.summary[m] for r in runs}} for m in METRICS]
+        + [{"metric": "passed", **{r.system: f"{r.summary['passed']}/{r.summary['questions']}" for r in runs}}],
+        hide_index=True,
+    )
+    st.markdown("Key-point recall by question type")
+    st.markdown(chart(runs), unsafe_allow_html=True)
+    for run in runs:
+        st.subheader(f"{run.system}: questions that failed ({len(run.failures)})")
+        for r in run.failures:
+            with st.expander(f"{r.id} ({r.type}) {r.question}"):
+                if r.missing_key_points:
+                    st.write("Missing: " + "; ".join(r.missing_key_points))
+                st.markdown(r.answer)
+
+
 def main() -> None:
     st.set_page_config(page_title="reports-qa", page_icon="📑", layout="wide")
     settings = Settings()
-    assistant = load_assistant(str(settings.data_dir))
+    assistant = load_assistant(settings.model_dump_json(), settings)
     state = st.session_state
     state.setdefault("messages", [])
 
-    page = st.sidebar.radio("Page", ["Ask", "Library"], horizontal=True)
-    if page == "Library":
-        library(assistant)
+    page = st.sidebar.radio("Page", ["Ask", "Library", "Evaluation"], horizontal=True)
+    if page != "Ask":
+        (library if page == "Library" else evaluation)(assistant)
         return
     catalogue = assistant.catalogue()
     with st.sidebar:
@@ -119,6 +170,13 @@ def main() -> None:
         years = sorted({int(m.date[:4]) for m in catalogue if m.date})
         year = st.selectbox("Year", ["any", *years])
         k = st.slider("Passages", 2, 12, settings.k)
+        # Only what is configured: an LLM needs its server or model named in the settings.
+        backends = ["extractive"]
+        if settings.openai_base_url and settings.openai_model:
+            backends.append("openai")
+        if settings.llm_model:
+            backends.append("llamacpp")
+        backend = st.selectbox("Answer backend", backends, help="extractive quotes the reports and needs no LLM")
         if st.button("New conversation", use_container_width=True):
             state.messages = []
         st.caption(f"{len(catalogue)} reports held: " + ", ".join(councils))
@@ -152,8 +210,20 @@ def main() -> None:
     with st.chat_message("user"):
         st.markdown(question)
     with st.chat_message("assistant"):
-        with st.spinner("Searching the reports…"):
-            answer = assistant.ask(question, history=history, filters=filters, k=k)
+        try:
+            answer = None
+            draft, text = st.empty(), ""
+            with st.spinner("Searching the reports…"):
+                for item in assistant.stream(question, history, filters, k=k, backend=backend):
+                    if isinstance(item, Answer):
+                        answer = item
+                    elif backend != "extractive":  # an LLM's unverified draft, replaced below
+                        text += item
+                        draft.markdown(text + " ▌")
+            draft.empty()
+        except BackendError as exc:
+            st.error(str(exc))
+            return
         show_answer(answer)
     state.messages += [
         {"role": "user", "content": question},
