@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
+from assistant.followup import resolve
 from assistant.keywords import SCOPE_WORDS, expand_groups, stem, terms, title_terms
 from assistant.models import Message, Passage
 
@@ -95,10 +96,9 @@ def split_units(passage: Passage) -> list[Unit]:
             units.append(Unit("item", body, body_offset, body_offset + len(body), list_id, label))
             continue
         in_list = led = False
-        if _PARA_NUMBER.match(body):  # drop the paragraph number itself: "3.11 The inspection ..."
-            number = _PARA_NUMBER.match(body).end()
-            body_offset += number
-            body = body[number:]
+        if numbered := _PARA_NUMBER.match(body):  # drop the paragraph number itself: "3.11 The inspection ..."
+            body_offset += numbered.end()
+            body = body[numbered.end() :]
         for text, s, e in _sentences(body, body_offset):
             units.append(Unit("sentence", text.strip(), s, s + len(text.strip())))
         if units and units[-1].text.endswith(":"):
@@ -281,6 +281,4 @@ class ExtractiveBackend:
         yield self.draft(question, passages, history)
 
     def condense(self, question: str, history: Sequence[Message]) -> str:
-        from assistant.followup import resolve
-
         return resolve(question, history)

@@ -12,21 +12,19 @@ from collections.abc import Sequence
 
 from assistant.keywords import terms
 from assistant.models import Message
-from assistant.scope import COMPARE, councils_named
+from assistant.scope import COMPARE, YEAR, councils_named
+from ingest.councils import find_mentions
 
-_YEAR = re.compile(r"\b(?:19[89]\d|20\d\d)\b")
 _SWAP = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\b|^\s*and\s+(?:for|in)?\b|^\s*same\s+for\b|^\s*(?:and\s+)?(?:in|for)\s+", re.I)
 
 
 def strip_places(question: str) -> str:
     """The question without the councils and years it names: its topic."""
-    from ingest.councils import find_mentions
-
     out = question
     for m in reversed(find_mentions(question, capitalised_only=False)):
         end = m.end + 2 if question[m.end : m.end + 2] in ("'s", "’s") else m.end
         out = out[: m.start] + out[end:]
-    out = _YEAR.sub("", out)
+    out = YEAR.sub("", out)
     out = re.sub(r"\b(in|for|at|of|about)\s+(?=[?.!,]|$)", "", out)
     return re.sub(r"\s+", " ", out).strip(" ,")
 
@@ -54,11 +52,11 @@ def _resolve(question: str, history: Sequence[Message]) -> str:
     previous = resolve(previous, earlier[:-1]) if earlier else previous
 
     places_now = councils_named(question)
-    years_now = _YEAR.findall(question)
+    years_now = YEAR.findall(question)
     topic_now = terms(strip_places(question))
     topic_before = strip_places(previous)
     context = [c.name for c in councils_named(previous)]
-    years_before = _YEAR.findall(previous)
+    years_before = YEAR.findall(previous)
 
     if places_now or years_now:
         if _SWAP.search(question) and len(topic_now) <= 2:

@@ -267,7 +267,7 @@ class Assistant:
                 found = {0: found[1], 1: found[0]}
         for i, attempt in enumerate(attempts):
             tick = time.perf_counter()
-            passages = found.get(i) or self._retrieve(query, attempt, limit, catalogue)
+            passages = found[i] if i in found else self._retrieve(query, attempt, limit, catalogue)
             timings["retrieve"] += (time.perf_counter() - tick) * 1000
             tick = time.perf_counter()
             if isinstance(engine, ExtractiveBackend):

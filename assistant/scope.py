@@ -17,7 +17,7 @@ from ingest.models import ReportMeta
 
 # Place names that are also everyday words: only taken as places when capitalised.
 _AMBIGUOUS = frozenset({"reading", "bury", "bath", "hull", "slough", "barking", "sutton", "wokingham"})
-_YEAR = re.compile(r"\b(19[89]\d|20\d\d)\b")
+YEAR = re.compile(r"\b(?:19[89]\d|20\d\d)\b")
 COMPARE = re.compile(
     r"\b(?:changed|changes? (?:between|since|from|over)|how\b.{0,40}\bchange\b|compar\w*|"
     r"differen\w* between|since (?:the )?(?:last|previous|\d{4})|better than|worse than|"
@@ -178,7 +178,7 @@ def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | N
         scope.named_councils = [c.name for c in present]
         pool = [m for m in pool if m.council in scope.named_councils]
 
-    years = sorted({int(y) for y in _YEAR.findall(question)})
+    years = sorted({int(y) for y in YEAR.findall(question)})
     if years:
         scope.inferred = True
         scope.years = years

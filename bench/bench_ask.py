@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from eval.metrics import percentile
 from reports_qa import logs
 from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
 
@@ -58,11 +59,6 @@ QUESTIONS = [
     "How did North Somerset do?",
     "What are the strengths of Southend's early help?",
 ]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def run(data_dir: Path | None, backend: str, repeat: int) -> dict:

@@ -135,7 +135,7 @@ def _mean(values: Sequence[float | None]) -> float | None:
     return round(statistics.fmean(present), 4) if present else None
 
 
-def _percentile(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else 0.0
 
@@ -147,8 +147,8 @@ def summarise(results: Sequence[QuestionResult]) -> dict[str, Any]:
         summary[metric] = _mean([getattr(r, metric) for r in results])
     summary["latency_ms"] = {
         stage: {
-            "p50": round(_percentile([r.timings_ms.get(stage, 0.0) for r in results], 0.5), 1),
-            "p95": round(_percentile([r.timings_ms.get(stage, 0.0) for r in results], 0.95), 1),
+            "p50": round(percentile([r.timings_ms.get(stage, 0.0) for r in results], 0.5), 1),
+            "p95": round(percentile([r.timings_ms.get(stage, 0.0) for r in results], 0.95), 1),
         }
         for stage in ("retrieve", "generate", "total")
     }

@@ -16,7 +16,7 @@ import reports_qa.logs  # noqa: F401  (offline and telemetry settings before any
 import streamlit as st
 
 from assistant.backend import BackendError
-from assistant.models import Answer, Citation, describe_report
+from assistant.models import Answer, Citation
 from reports_qa.settings import Settings
 
 EXAMPLES = (
@@ -50,7 +50,7 @@ def show_answer(answer: Answer) -> None:
         st.info(note)
     for c in answer.citations:
         p = c.passage
-        with st.expander(f"[{c.marker}] {describe_report(p.council, p.meeting, p.date)} — {' › '.join(p.section_path)}"):
+        with st.expander(f"[{c.marker}] {p.heading}"):
             st.caption(f"{p.source}, characters {c.start}–{c.end}" + (f", page {p.page}" if p.page else ""))
             st.markdown(highlighted(c), unsafe_allow_html=True)
 

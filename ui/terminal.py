@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from assistant.models import Answer, describe_report
+from assistant.models import Answer
 
 
 def format_answer(answer: Answer, *, width: int = 100) -> str:
@@ -17,9 +17,8 @@ def format_answer(answer: Answer, *, width: int = 100) -> str:
         lines.append("Sources:")
         for c in answer.citations:
             p = c.passage
-            where = describe_report(p.council, p.meeting, p.date)
             page = f", p. {p.page}" if p.page else ""
-            lines.append(f"[{c.marker}] {where} — {' › '.join(p.section_path)}{page}")
+            lines.append(f"[{c.marker}] {p.heading}{page}")
             lines.append(f"    {p.source}, characters {c.start}–{c.end}")
             quote = " ".join(c.quote.split())
             lines.extend(textwrap.wrap(f"“{quote}”", width=width, initial_indent="    ", subsequent_indent="    ",
