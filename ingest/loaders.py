@@ -89,7 +89,7 @@ def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDo
 
 def load_bytes(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
     """Load an upload; ``filename`` only decides the type and the ``source`` shown in citations."""
-    name = _base_name(filename)
+    name = upload_name(filename)
     file_type = _file_type(name)
     if len(data) > max_bytes:
         raise UnreadableFile(_too_large(name, len(data), max_bytes))
@@ -192,7 +192,7 @@ def _file_entry(path: Path, seen: set[Path]) -> Iterator[tuple[Path, IngestError
 # --------------------------------------------------------------------------------------------
 
 
-def _base_name(filename: str) -> str:
+def upload_name(filename: str) -> str:
     """Browsers may send ``C:\\fakepath\\x.pdf``; only the last component is the name."""
     return filename.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
 

@@ -1,4 +1,4 @@
-"""The Streamlit app under ``streamlit.testing`` (AppTest): real assistant, real sample store."""
+"""The Streamlit app under ``streamlit.testing`` (AppTest): real assistant, real stores, real files."""
 
 from __future__ import annotations
 
@@ -6,17 +6,29 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from reports_qa.settings import PROJECT_ROOT
+from tests.conftest import SAMPLE_TEXT
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
+NS_HEADING = "North Somerset Council, Executive, 21 Oct 2020 — 1. Summary of Report › What needs to improve"
+
+
+def open_app(data_dir, monkeypatch) -> AppTest:
+    monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(data_dir))
+    at = AppTest.from_file(APP, default_timeout=120).run()
+    assert not at.exception
+    return at
 
 
 @pytest.fixture
 def app(sample_store, monkeypatch) -> AppTest:
-    monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(sample_store))
-    at = AppTest.from_file(APP, default_timeout=120)
-    at.run()
-    assert not at.exception
-    return at
+    return open_app(sample_store, monkeypatch)
+
+
+@pytest.fixture
+def empty_app(settings, store, monkeypatch) -> AppTest:
+    """The app over a store of its own, which the test may change."""
+    store.close()
+    return open_app(settings.data_dir, monkeypatch)
 
 
 def ask(at: AppTest, question: str) -> AppTest:
@@ -25,30 +37,73 @@ def ask(at: AppTest, question: str) -> AppTest:
     return at
 
 
-def test_a_question_gets_a_cited_answer_with_the_passage_highlighted(app):
+def chips(at: AppTest) -> list[str]:
+    """The source chips under the latest answer, as the reader sees them."""
+    reply = at.chat_message[-1]
+    return [str(o) for o in reply.pills[0].options] if reply.pills else []
+
+
+def page(at: AppTest, name: str) -> AppTest:
+    at.sidebar.radio[0].set_value(name).run()
+    assert not at.exception
+    return at
+
+
+def test_a_citation_chip_opens_its_passage_highlighted_and_the_full_report(app):
     ask(app, "What needs to improve in North Somerset?")
     reply = app.chat_message[-1]
     assert "Formalised matching of children with their long-term carers. [1]" in reply.markdown[0].value
-    [expander] = reply.expander
-    assert "North Somerset Council, Executive, 21 Oct 2020 — 1. Summary of Report › What needs to improve" in expander.label
-    passage = expander.markdown[0].value
-    assert "<mark>The effectiveness, and management oversight" in passage
+    assert chips(app) == ["[1] North Somerset Council 2020 · What needs to improve"]
+    assert not any("cited-passage" in m.value for m in app.markdown)  # closed until clicked
+
+    reply.pills[0].set_value(1).run()
+    assert not app.exception
+    facts = next(m.value for m in app.markdown if "source-facts" in m.value)
+    for shown in ("North Somerset Council", "Executive", "21 Oct 2020", "1. Summary of Report › What needs to improve",
+                  "north-somerset-2020-10-21-executive.txt, characters 3016–3682"):
+        assert shown in facts
+    passage = next(m.value for m in app.markdown if "cited-passage" in m.value)
+    assert ">The effectiveness, and management oversight" in passage.split("<mark", 1)[1]
+
+    next(t for t in app.toggle if t.label == "Open full report").set_value(True).run()
+    [frame] = app.get("iframe")
+    report = frame.proto.srcdoc
+    assert report.count('id="cited"') == 1 and "scrollIntoView" in report
+    assert report.index("Report to the Executive") < report.index('id="cited"')  # the whole report, not the section
+
+    next(b for b in app.button if b.help == "Close the source").click().run()
+    assert not any("cited-passage" in m.value for m in app.markdown)
 
 
-def test_follow_up_and_a_council_we_do_not_hold(app):
+def test_follow_up_keeps_the_conversation(app):
     ask(app, "What needs to improve in North Somerset?")
     ask(app, "and what about Swindon?")
-    assert "Swindon Borough Council" in app.chat_message[-1].expander[0].label
+    assert chips(app)[0].startswith("[1] Swindon Borough Council")
+    assert len(app.chat_message) == 4
+
+
+def test_a_council_we_do_not_hold_is_said_plainly_with_what_we_do_hold(app):
     ask(app, "What did Ofsted say about Essex?")
-    assert app.chat_message[-1].markdown[0].value.startswith("I hold no report on Essex County Council")
-    assert len(app.chat_message) == 6
+    reply = app.chat_message[-1]
+    assert reply.markdown[0].value.startswith("I hold no report on Essex County Council. I hold reports on:")
+    assert chips(app) == []
+    suggestion = next(b for b in reply.button if b.label.startswith("What needs to improve in"))
+    suggestion.click().run()
+    assert app.chat_message[-2].markdown[0].value == suggestion.label
+    assert chips(app), "the suggested question should be answered with citations"
 
 
-def test_council_filter_and_new_conversation(app):
+def test_council_and_year_filters_and_new_conversation(app):
     app.sidebar.multiselect[0].set_value(["Southend-on-Sea Borough Council"]).run()
     ask(app, "What needs to improve?")
-    assert all("Southend-on-Sea" in e.label for e in app.chat_message[-1].expander)
-    app.sidebar.button[0].click().run()
+    assert chips(app) and all("Southend-on-Sea" in c for c in chips(app))
+    app.sidebar.multiselect[1].set_value([2016]).run()
+    ask(app, "What was the overall judgement?")
+    assert chips(app) and all("2016" in c for c in chips(app))
+    app.sidebar.multiselect[1].set_value([2020]).run()  # Southend has no 2020 report
+    ask(app, "What was the overall judgement?")
+    assert "None of the reports I hold match" in app.chat_message[-1].error[0].value
+    next(b for b in app.sidebar.button if b.label == "New conversation").click().run()
     assert len(app.chat_message) == 0
 
 
@@ -56,37 +111,61 @@ def test_example_questions_on_an_empty_conversation(app):
     labels = [b.label for b in app.button]
     assert "What needs to improve in North Somerset?" in labels
     next(b for b in app.button if b.label == "What needs to improve in North Somerset?").click().run()
-    assert "What needs to improve" in app.chat_message[-1].expander[0].label
+    assert chips(app) == ["[1] North Somerset Council 2020 · What needs to improve"]
+    assert not [b for b in app.button if b.key and b.key.startswith("example-")]
 
 
 def test_library_lists_the_reports_with_their_section_trees(app):
-    app.sidebar.radio[0].set_value("Library").run()
-    assert not app.exception
+    page(app, "Library")
     rows = app.dataframe[0].value
     assert len(rows) == 5 and set(rows["council"]) >= {"Swindon Borough Council", "London Borough of Southwark"}
     labels = [e.label for e in app.expander]
     assert any(label.startswith("North Somerset Council — Executive, 2020-10-21") for label in labels)
-    trees = " ".join(c.value for c in app.code)
-    assert "What needs to improve" in trees
+    assert "What needs to improve" in " ".join(c.value for c in app.code)
 
 
-def test_library_removes_a_report(settings, store, make_report, embed_report, monkeypatch):
-    report = make_report()
-    store.put_report(report, embed_report(report))
-    store.close()
-    monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(settings.data_dir))
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.sidebar.radio[0].set_value("Library").run()
-    assert len(at.dataframe[0].value) == 1
-    at.selectbox[0].set_value(report.meta.report_id).run()
+def test_upload_adds_good_files_and_explains_bad_ones(empty_app, settings):
+    at = page(empty_app, "Library")
+    assert len(at.dataframe[0].value) == 0
+    at.file_uploader[0].set_value([
+        ("../../etc/North Somerset Library Review.txt", SAMPLE_TEXT.encode(), "text/plain"),
+        ("empty.txt", b"", "text/plain"),
+        ("notes.txt", b"\x00\x01\x02 binary \xff\xfe" * 40, "text/plain"),
+        ("setup.exe", b"MZ\x90\x00", "application/octet-stream"),
+    ]).run()
+    next(b for b in at.button if b.label == "Ingest 4 file(s)").click().run()
+    assert not at.exception
+    results = {r["file"]: r for r in at.dataframe[-1].value.to_dict("records")}
+    assert results["North Somerset Library Review.txt"]["status"] == "ingested"
+    assert {results[f]["status"] for f in ("empty.txt", "notes.txt", "setup.exe")} == {"failed"}
+    problems = at.error[0].value
+    assert "empty.txt is empty (0 bytes)" in problems
+    assert "notes.txt looks like a binary file" in problems and "setup.exe: unsupported file type '.exe'" in problems
+    assert list(at.dataframe[0].value["file"]) == ["North Somerset Library Review.txt"]
+    # Kept under a name we chose, inside the uploads folder, whatever the browser sent.
+    assert [p.name for p in settings.uploads_dir.iterdir()] == ["north-somerset-library-review.txt"]
+    assert (settings.uploads_dir / "north-somerset-library-review.txt").read_text() == SAMPLE_TEXT
+    assert at.file_uploader[0].value in (None, [])  # a fresh uploader for the next files
+
+    at.selectbox[0].set_value("north-somerset-library-review").run()
     next(b for b in at.button if b.label.startswith("Remove")).click().run()
     assert not at.exception
+    assert len(at.dataframe[0].value) == 0
+    assert list(settings.uploads_dir.iterdir()) == []
+
+
+def test_upload_over_the_size_limit_is_refused_with_the_limit(settings, store, monkeypatch):
+    store.close()
+    monkeypatch.setenv("REPORTS_QA_MAX_FILE_MB", "0.001")
+    at = page(open_app(settings.data_dir, monkeypatch), "Library")
+    at.file_uploader[0].set_value(("big.txt", SAMPLE_TEXT.encode() * 2, "text/plain")).run()
+    next(b for b in at.button if b.label.startswith("Ingest")).click().run()
+    assert "big.txt" in at.error[0].value and "limit" in at.error[0].value
     assert len(at.dataframe[0].value) == 0
 
 
 def test_evaluation_page_runs_a_question_set(app):
-    app.sidebar.radio[0].set_value("Evaluation").run()
-    assert not app.exception
+    page(app, "Evaluation")
     app.number_input[0].set_value(3).run()
     next(b for b in app.button if b.label == "Run evaluation").click().run()
     assert not app.exception
@@ -96,6 +175,14 @@ def test_evaluation_page_runs_a_question_set(app):
     assert any("<svg" in m.value for m in app.markdown)
 
 
+def test_evaluation_page_explains_a_bad_uploaded_question_set(app):
+    page(app, "Evaluation")
+    app.file_uploader[0].set_value(("mine.yaml", b"questions:\n  - id: q1\n    question: Who?\n", "text/yaml")).run()
+    error = app.error[0].value
+    assert "mine.yaml" in error and "q1" in error and "uploaded" not in error
+    assert not [b for b in app.button if b.label == "Run evaluation"]
+
+
 def test_an_llm_backend_streams_and_its_answer_is_verified(sample_store, monkeypatch):
     from tests.test_llm import StubServer
 
@@ -103,26 +190,27 @@ def test_an_llm_backend_streams_and_its_answer_is_verified(sample_store, monkeyp
     stub.thread.start()
     stub.reply = "- Formalised matching of children with their long-term carers. [1]\n- It has 45 inspectors. [1]"
     try:
-        monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(sample_store))
         monkeypatch.setenv("REPORTS_QA_OPENAI_BASE_URL", stub.url)
         monkeypatch.setenv("REPORTS_QA_OPENAI_MODEL", stub.model)
-        at = AppTest.from_file(APP, default_timeout=120).run()
-        at.sidebar.selectbox[1].set_value("openai").run()
+        at = open_app(sample_store, monkeypatch)
+        at.sidebar.selectbox[0].set_value("openai").run()
         ask(at, "What needs to improve in North Somerset?")
         reply = at.chat_message[-1]
         assert "Formalised matching of children with their long-term carers." in reply.markdown[0].value
         assert "45 inspectors" not in reply.markdown[0].value
-        assert any("removed" in i.value for i in reply.info)
+        assert any("removed" in c.value for c in reply.caption)
+        assert not any("Draft" in c.value for c in reply.caption)  # the verified answer replaced it
     finally:
         stub.server.shutdown()
         stub.server.server_close()
 
 
 def test_a_server_that_is_down_is_a_clear_error(sample_store, monkeypatch):
-    monkeypatch.setenv("REPORTS_QA_DATA_DIR", str(sample_store))
     monkeypatch.setenv("REPORTS_QA_OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     monkeypatch.setenv("REPORTS_QA_OPENAI_MODEL", "local")
-    at = AppTest.from_file(APP, default_timeout=120).run()
-    at.sidebar.selectbox[1].set_value("openai").run()
+    at = open_app(sample_store, monkeypatch)
+    at.sidebar.selectbox[0].set_value("openai").run()
     ask(at, "What needs to improve in Swindon?")
     assert "127.0.0.1:9" in at.error[0].value
+    ask(at, "What needs to improve in Swindon?")  # the failed turn stays visible and does not break the next
+    assert len(at.chat_message) == 4

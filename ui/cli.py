@@ -155,9 +155,11 @@ def cmd_sections(args: argparse.Namespace) -> int:
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
+    from vectorstore.indexer import remove_report
+
     with _open_store(args) as store:
         record = _resolve(store, args.report)
-        store.remove_report(record.meta.report_id)
+        remove_report(store, _settings(args), record.meta.report_id)
     print(f"removed {record.meta.report_id} ({record.meta.source})")
     return EXIT_OK
 

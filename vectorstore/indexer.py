@@ -11,10 +11,10 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Literal
 
-from ingest.loaders import IngestError, iter_report_files, load_bytes, load_document
+from ingest.loaders import IngestError, iter_report_files, load_bytes, load_document, upload_name
 from ingest.metadata import report_id_for
 from ingest.models import LoadedDocument, ParsedReport, content_hash
 from ingest.parse import parse_document
@@ -102,11 +102,30 @@ class Indexer:
         return results
 
     def ingest_bytes(self, data: bytes, filename: str, progress: IngestProgress | None = None) -> IngestResult:
-        """Ingest an upload; ``filename`` names the report, its path is never used."""
+        """Ingest an upload; ``filename`` names the report, its path is never used.
+
+        A stored upload is kept as ``uploads/<report id><type>``: a name we generate, so a
+        user's file name can never choose where it is written.
+        """
         progress = progress or IngestProgress()
-        result = self._ingest_one(filename, lambda: load_bytes(data, filename, max_bytes=self.max_bytes), progress)
+        name = upload_name(filename)
+        result = self._ingest_one(name, lambda: load_bytes(data, name, max_bytes=self.max_bytes), progress)
+        if result.status in ("ingested", "replaced") and result.report_id:
+            self._keep_upload(result.report_id, PurePath(name).suffix.lower(), data)
         progress.file_done(result)
         return result
+
+    def _keep_upload(self, report_id: str, suffix: str, data: bytes) -> None:
+        folder = self.settings.uploads_dir
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob(f"{report_id}.*"):
+                old.unlink()
+            tmp = folder / f".{report_id}{suffix}.part"
+            tmp.write_bytes(data)
+            tmp.replace(folder / f"{report_id}{suffix}")
+        except OSError as exc:  # the report is in the store; only the copy of the original is lost
+            log.warning("could not keep a copy of upload %s in %s: %s", report_id, folder, exc)
 
     def _ingest_one(self, name: str, load: Callable[[], LoadedDocument], progress: IngestProgress) -> IngestResult:
         started = time.perf_counter()
@@ -145,3 +164,10 @@ class Indexer:
         except Exception as exc:  # one broken file must not stop the batch
             log.exception("unexpected error ingesting %s", name)
             return done("failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")
+
+
+def remove_report(store: ReportStore, settings: Settings, report_id: str) -> None:
+    """Remove a report from the store, and the kept copy of its upload if it came as one."""
+    store.remove_report(report_id)
+    for kept in settings.uploads_dir.glob(f"{report_id}.*"):
+        kept.unlink(missing_ok=True)
