@@ -22,3 +22,15 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -qq -e "$spec"
   touch "$stamp"
 fi
+
+# The end-to-end test drives Debian's Chromium (never a browser download). Installed when we
+# are root with apt-get, as on CI; elsewhere the test says how to get it.
+if [ "$extra" = test ] && [ ! -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's chromium for the end-to-end test (about a minute)…" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
+  else
+    echo "note: no /usr/bin/chromium; the end-to-end test will be skipped (apt-get install chromium chromium-driver)" >&2
+  fi
+fi

@@ -119,9 +119,11 @@ def source_panel(assistant, catalogue: list[ReportMeta]) -> None:
             st.rerun()
         rows = "".join(f"<tr><th style='text-align:left;padding-right:1em'>{k}</th><td>{html.escape(v)}</td></tr>"
                        for k, v in facts(citation, meta))
-        st.markdown(f"<table class='source-facts'>{rows}</table>", unsafe_allow_html=True)
+        # st.html, not st.markdown: report text must not be read as Markdown ("- " items would
+        # split the <mark>), and st.html sanitises on top of our escaping.
+        st.html(f"<table class='source-facts'>{rows}</table>")
         with st.container(height=360):
-            st.markdown(passage_html(citation), unsafe_allow_html=True)
+            st.html(passage_html(citation))
         if meta is None:
             st.caption("This report has since been removed from the library.")
         elif st.toggle("Open full report", key=f"full-{index}-{marker}", help="The whole report, scrolled to this passage"):

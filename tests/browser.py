@@ -1,0 +1,109 @@
+"""Serve the real app and drive it with Debian's Chromium through Playwright (no browser download).
+
+Used by the end-to-end test and by ``bench/bench_app.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from reports_qa.settings import PROJECT_ROOT
+
+CHROMIUM = Path(os.environ.get("REPORTS_QA_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]
+ARTIFACTS = PROJECT_ROOT / "test-artifacts"
+
+
+def missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if not CHROMIUM.exists():
+        return f"no Chromium at {CHROMIUM} (scripts/setup.sh test installs Debian's chromium when run as root)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (pip install -e '.[test]')"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def served_app(data_dir: Path, *, timeout: float = 180.0, env: dict[str, str] | None = None) -> Iterator[str]:
+    """``streamlit run ui/app.py`` over ``data_dir`` on a free port; yields its URL once healthy."""
+    port = free_port()
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
+        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+    ]
+    full_env = {**os.environ, "REPORTS_QA_DATA_DIR": str(data_dir), **(env or {})}
+    log = open(data_dir / "streamlit.log", "wb")  # noqa: SIM115  (closed below)
+    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {proc.returncode}: {(data_dir / 'streamlit.log').read_text()[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read() == b"ok":
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the app did not answer {url}/_stcore/health within {timeout:.0f} s")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+@contextmanager
+def chromium(width: int = 1400, height: int = 900):
+    """A headless page in Debian's Chromium."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": width, "height": height})
+        finally:
+            browser.close()
+
+
+def ask(page, question: str, timeout_ms: float = 120_000) -> float:
+    """Type a question, press Enter; seconds until the answer's first text shows in the page."""
+    before = page.locator("[data-testid=stChatMessage]").count()
+    box = page.get_by_test_id("stChatInputTextArea")
+    box.fill(question)
+    started = time.perf_counter()
+    box.press("Enter")
+    answer = page.locator("[data-testid=stChatMessage]").nth(before + 1).locator("[data-testid=stMarkdownContainer]").first
+    answer.wait_for(state="visible", timeout=timeout_ms)
+    page.wait_for_function(
+        "([n]) => { const m = document.querySelectorAll('[data-testid=stChatMessage]')[n];"
+        " const t = m && m.querySelector('[data-testid=stMarkdownContainer]'); return t && t.innerText.trim().length > 0; }",
+        arg=[before + 1], timeout=timeout_ms,
+    )
+    return time.perf_counter() - started
