@@ -49,6 +49,20 @@ class Settings(BaseSettings):
         max_length=60,
         description="Prefix of the Chroma collections this store uses.",
     )
+    chroma_url: str | None = Field(
+        default=None,
+        description=(
+            "A Chroma server (http[s]://host[:port], e.g. http://127.0.0.1:8000 for `chroma run`) "
+            "instead of the embedded store under data_dir. Every part (ingest, app, eval) uses it."
+        ),
+    )
+    chroma_token: SecretStr | None = Field(
+        default=None, description="Token for a Chroma server that checks one (hosted or behind an auth proxy)."
+    )
+    chroma_token_header: Literal["Authorization", "X-Chroma-Token"] = Field(
+        default="Authorization",
+        description="How the token is sent: 'Authorization' (as 'Bearer TOKEN') or 'X-Chroma-Token'.",
+    )
     chunk_max_tokens: int = Field(
         default=200,
         ge=32,
@@ -111,6 +125,18 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("REPORTS_QA_OPENAI_API_KEY", "OPENAI_API_KEY")
     )
+
+    @field_validator("chroma_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if not value or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not a Chroma server URL; expected http[s]://host[:port]")
+        return value.strip().rstrip("/")
 
     @field_validator("data_dir")
     @classmethod

@@ -16,6 +16,7 @@ from reports_qa.settings import Settings
 from ui.ask_page import ask_page
 from ui.eval_page import eval_page
 from ui.library_page import library_page
+from vectorstore.store import StoreError
 
 PAGES = {"Ask": ":material/forum:", "Library": ":material/library_books:", "Evaluation": ":material/fact_check:"}
 
@@ -31,17 +32,25 @@ def load_assistant(key: str, _settings: Settings):
 def main() -> None:
     st.set_page_config(page_title="reports-qa", page_icon="📑", layout="wide")
     settings = Settings()
-    assistant = load_assistant(settings.model_dump_json(), settings)
+    try:
+        assistant = load_assistant(settings.model_dump_json(), settings)
+    except StoreError as exc:  # e.g. the Chroma server is down: say so; a rerun tries again
+        st.error(str(exc))
+        st.button("Try again", icon=":material/refresh:")
+        st.stop()
     with st.sidebar:
         st.header("reports-qa", anchor=False)
         page = st.radio("Page", list(PAGES), format_func=lambda p: f"{PAGES[p]} {p}", horizontal=True,
                         label_visibility="collapsed")
-    if page == "Ask":
-        ask_page(assistant, settings)
-    elif page == "Library":
-        library_page(assistant, settings)
-    else:
-        eval_page(assistant)
+    try:
+        if page == "Ask":
+            ask_page(assistant, settings)
+        elif page == "Library":
+            library_page(assistant, settings)
+        else:
+            eval_page(assistant)
+    except StoreError as exc:  # the store failed between pages' own checks: nothing is lost
+        st.error(str(exc))
 
 
 main()

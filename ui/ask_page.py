@@ -19,6 +19,7 @@ from assistant.models import Answer, Citation
 from ingest.models import ReportMeta
 from reports_qa.settings import Settings
 from ui.sources import facts, passage_html, report_html
+from vectorstore.store import StoreError
 
 EXAMPLES = (
     "What needs to improve in North Somerset?",
@@ -208,7 +209,7 @@ def ask(assistant, question: str, filters: dict | None, k: int, backend: str, ca
                 answer = respond(assistant, question, history, filters, k, backend)
                 turn.update(content=answer.answer, answer=answer)
                 show_answer(answer, len(state.messages) + 1, catalogue)
-            except BackendError as exc:
+            except (BackendError, StoreError) as exc:
                 turn["error"] = str(exc)
                 st.error(turn["error"])
     state.messages += [{"role": "user", "content": question}, turn]

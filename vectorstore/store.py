@@ -27,14 +27,16 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import reports_qa.logs  # noqa: F401  (telemetry off before chromadb is imported)
 
 import chromadb
+import httpx
 from chromadb.api import ClientAPI
 from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import ChromaError, NotFoundError
+from chromadb.errors import ChromaAuthError, ChromaError, NotFoundError
 
 from ingest.models import ParsedReport, ReportMeta, Section
 from reports_qa.settings import Settings
@@ -90,16 +92,78 @@ def chroma_settings() -> ChromaSettings:
 
 
 def make_client(settings: Settings) -> ClientAPI:
-    """The one place that decides how to reach Chroma.
+    """The one place that decides how to reach Chroma: embedded on disk, or a server.
 
-    Today the store is embedded (a ``PersistentClient`` on ``settings.chroma_path``). Server mode
-    belongs here and nowhere else: give ``Settings`` a server URL field and, when it is set,
-    return ``chromadb.HttpClient(host=..., port=..., ssl=..., settings=chroma_settings())``.
-    ``ReportStore`` only needs a ``ClientAPI`` and works the same over either.
+    With ``REPORTS_QA_CHROMA_URL`` set, every part of reports-qa talks to that server; a server
+    that does not answer is a ``StoreError`` naming the URL, not a traceback.
     """
+    if settings.chroma_url:
+        return _http_client(settings)
     path = Path(settings.chroma_path)
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+
+
+def _http_client(settings: Settings) -> ClientAPI:
+    url = urlsplit(settings.chroma_url)
+    ssl = url.scheme == "https"
+    extra: dict[str, Any] = {}
+    if settings.chroma_token is not None:
+        extra = {
+            "chroma_client_auth_provider": "chromadb.auth.token_authn.TokenAuthClientProvider",
+            "chroma_client_auth_credentials": settings.chroma_token.get_secret_value(),
+            "chroma_auth_token_transport_header": settings.chroma_token_header,
+        }
+    try:
+        return chromadb.HttpClient(
+            host=url.hostname, port=url.port or (443 if ssl else 8000), ssl=ssl,
+            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False, **extra),
+        )
+    except Exception as exc:  # the client checks the server on creation
+        raise server_error(settings.chroma_url, exc) from exc
+
+
+def server_error(url: str, exc: BaseException) -> StoreError:
+    """What to tell a user whose Chroma server failed a request."""
+    text = str(exc) or type(exc).__name__
+    if any(s in text for s in ("401", "403", "Unauthorized", "Forbidden", "Permission")):
+        return StoreError(f"The Chroma server at {url} refused our token ({text}). "
+                          "Check REPORTS_QA_CHROMA_TOKEN and REPORTS_QA_CHROMA_TOKEN_HEADER.")
+    return StoreError(f"Cannot reach the Chroma server at {url} ({text}). Start it (e.g. `chroma run "
+                      "--path DIR --host 127.0.0.1 --port 8000`) or unset REPORTS_QA_CHROMA_URL "
+                      "to use the embedded store.")
+
+
+def _server_url(client: ClientAPI) -> str | None:
+    cs = client.get_settings()
+    if cs.is_persistent or not cs.chroma_server_host or cs.chroma_api_impl != "chromadb.api.fastapi.FastAPI":
+        return None
+    scheme = "https" if cs.chroma_server_ssl_enabled else "http"
+    return f"{scheme}://{cs.chroma_server_host}:{cs.chroma_server_http_port}"
+
+
+class _ServerCollection:
+    """A server collection whose failures say which server and what to do (see ``server_error``).
+
+    Transport errors (server down, restarted, unreachable) and refusals become ``StoreError``;
+    the next call simply tries again, so a restarted server is used as soon as it is back.
+    """
+
+    def __init__(self, collection: Collection, url: str) -> None:
+        self._collection, self._url = collection, url
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._collection, name)
+        if not callable(attr):
+            return attr
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return attr(*args, **kwargs)
+            except (httpx.TransportError, ConnectionError, ChromaAuthError) as exc:
+                raise server_error(self._url, exc) from exc
+
+        return call
 
 
 def _close_client(client: ClientAPI) -> None:
@@ -142,6 +206,7 @@ class ReportStore:
         self.model_name = model_name
         self.dimension = int(dimension)
         self.location = self._describe_location(client)
+        self.server_url = _server_url(client)  # None for an embedded store
         self._max_batch = max(1, int(client.get_max_batch_size()))
         self._chunks = self._open_chunks()
         self._reports = self._open_collection(f"{prefix}_reports", metadata={"kind": "manifest"})
@@ -183,6 +248,8 @@ class ReportStore:
                     log.info("dropped collection %s", name)
                 except NotFoundError:
                     pass
+        except (httpx.TransportError, ConnectionError, ChromaAuthError) as exc:
+            raise server_error(settings.chroma_url or str(settings.chroma_path), exc) from exc
         finally:
             _close_client(client)
         return dropped
@@ -205,13 +272,15 @@ class ReportStore:
         """Get an existing collection or create it; never with Chroma's default embedding function."""
         try:
             try:
-                return self.client.get_collection(name, embedding_function=None)
+                collection = self.client.get_collection(name, embedding_function=None)
             except NotFoundError:
-                pass
-            # get_or_create, not create: another process may have created it a moment ago
-            return self.client.get_or_create_collection(
-                name, embedding_function=None, metadata=metadata
-            )
+                # get_or_create, not create: another process may have created it a moment ago
+                collection = self.client.get_or_create_collection(
+                    name, embedding_function=None, metadata=metadata
+                )
+            return _ServerCollection(collection, self.server_url) if self.server_url else collection
+        except (httpx.TransportError, ConnectionError, ChromaAuthError) as exc:
+            raise server_error(self.server_url or self.location, exc) from exc
         except (ValueError, ChromaError) as exc:  # bad name: [a-zA-Z0-9._-], 3-512 characters
             raise StoreError(
                 f"Cannot create Chroma collection {name!r}: {exc}. Check REPORTS_QA_COLLECTION."
