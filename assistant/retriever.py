@@ -26,25 +26,59 @@ from vectorstore.store import ReportStore
 log = logging.getLogger(__name__)
 
 
-class _KeywordIndex:
-    """BM25 over every current chunk, rebuilt when the store's reports change."""
+def _tokens(meta: dict[str, Any], text: str) -> list[str]:
+    """What BM25 indexes for a chunk.
 
-    def __init__(self, chunks: list[tuple[dict[str, Any], str]], generation: tuple) -> None:
+    A section's own title is strong evidence ("What needs to improve" over a list that never
+    says "improve"), so it counts three times; the rest of its path once. A numbered paragraph
+    ("3.1") takes its title from the heading above it.
+    """
+    path = (meta.get("section_path") or "").split(" › ")
+    titled = next((i for i in range(len(path) - 1, -1, -1) if title_terms(path[i])), None)
+    title = title_terms(path[titled]) if titled is not None else []
+    rest = [c for i, c in enumerate(path) if i != titled]
+    return title * 3 + terms(" ".join(rest)) + terms(text)
+
+
+# report id -> (version, its chunks as (metadata, text, tokens))
+Tokenised = dict[str, tuple[str, list[tuple[dict[str, Any], str, list[str]]]]]
+
+
+class _KeywordIndex:
+    """BM25 over every current chunk.
+
+    When the store changes, only reports that are new or changed are fetched and tokenised
+    again; the rest are reused (see ``refreshed``), so an ingest elsewhere costs the readers
+    the postings rebuild, not a re-read of the whole corpus.
+    """
+
+    def __init__(self, reports: Tokenised, generation: str) -> None:
         self.generation = generation
-        self.chunks = chunks
+        self.reports = reports
+        self.versions = {rid: version for rid, (version, _) in reports.items()}
+        self.chunks: list[tuple[dict[str, Any], str]] = []
         self.by_report: dict[str, set[int]] = {}
         docs = []
-        for i, (meta, text) in enumerate(chunks):
-            self.by_report.setdefault(meta["report_id"], set()).add(i)
-            # A section's own title is strong evidence ("What needs to improve" over a list that
-            # never says "improve"), so it counts three times; the rest of its path once.
-            path = (meta.get("section_path") or "").split(" › ")
-            # A numbered paragraph ("3.1") takes its title from the heading above it.
-            titled = next((i for i in range(len(path) - 1, -1, -1) if title_terms(path[i])), None)
-            title = title_terms(path[titled]) if titled is not None else []
-            rest = [c for i, c in enumerate(path) if i != titled]
-            docs.append(title * 3 + terms(" ".join(rest)) + terms(text))
+        for rid in sorted(reports):
+            for meta, text, tokens in reports[rid][1]:
+                self.by_report.setdefault(rid, set()).add(len(self.chunks))
+                self.chunks.append((meta, text))
+                docs.append(tokens)
         self.bm25 = BM25(docs)
+
+    @classmethod
+    def refreshed(cls, old: _KeywordIndex | None, store: ReportStore, generation: str) -> _KeywordIndex:
+        current = {r.meta.report_id: r.version for r in store.list_reports()}
+        kept = old.reports if old is not None else {}
+        reports: Tokenised = {rid: kept[rid] for rid, v in current.items() if rid in kept and kept[rid][0] == v}
+        missing = [rid for rid in current if rid not in reports]
+        if missing:
+            fetched: dict[str, list] = {rid: [] for rid in missing}
+            for meta, text in store.all_chunks(report_ids=missing if old is not None else None):
+                if meta["report_id"] in fetched:
+                    fetched[meta["report_id"]].append((meta, text, _tokens(meta, text)))
+            reports.update({rid: (current[rid], chunks) for rid, chunks in fetched.items()})
+        return cls(reports, generation)
 
 
 class HybridRetriever(BaseRetriever):
@@ -81,9 +115,9 @@ class HybridRetriever(BaseRetriever):
         return cls(**{**params, **overrides})
 
     def keyword_index(self) -> _KeywordIndex:
-        generation = tuple((r.meta.report_id, r.version) for r in self.store.list_reports())
+        generation = self.store.generation()
         if self._index is None or self._index.generation != generation:
-            self._index = _KeywordIndex(self.store.all_chunks(), generation)
+            self._index = _KeywordIndex.refreshed(self._index, self.store, generation)
             log.debug("keyword index built over %d chunks", len(self._index.chunks))
         return self._index
 
@@ -114,7 +148,7 @@ class HybridRetriever(BaseRetriever):
         index = self.keyword_index()
         if not index.chunks:
             return []
-        current = dict(index.generation)
+        current = index.versions
         n = max(self.fetch_k, k)
 
         fused: dict[str, dict[str, Any]] = {}

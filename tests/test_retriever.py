@@ -83,6 +83,35 @@ def test_keyword_index_follows_the_store(store, embedder, make_report, embed_rep
     assert retriever.invoke("volunteers") == []
 
 
+def test_keyword_index_follows_writes_by_another_client(settings, store, embedder, make_report, embed_report):
+    """Another client (as another process would) replaces one report and adds one: the index
+    picks both up, and reuses what it had tokenised for the report that did not change."""
+    from vectorstore.store import ReportStore
+
+    kept, replaced = make_report(report_id="kept-report"), make_report(report_id="replaced-report")
+    for r in (kept, replaced):
+        store.put_report(r, embed_report(r))
+    retriever = HybridRetriever(store=store, embedder=embedder, k=3, dense_weight=0)
+    before = retriever.keyword_index()
+    assert {m["report_id"] for m, _ in before.chunks} == {"kept-report", "replaced-report"}
+
+    new_text = make_report().text.replace("volunteers", "apprentices")
+    newer = make_report(new_text, report_id="replaced-report")
+    added = make_report(report_id="added-report")
+    with ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension) as other:
+        other.put_report(newer, embed_report(newer))
+        other.put_report(added, embed_report(added))
+
+    after = retriever.keyword_index()
+    assert after is not before and after.generation == store.generation() != before.generation
+    assert after.reports["kept-report"] is before.reports["kept-report"]  # not fetched again
+    assert after.versions["replaced-report"] == newer.meta.content_hash
+    hits = {d.metadata["report_id"] for d in retriever.invoke("apprentices")}
+    assert hits == {"replaced-report"}
+    assert {d.metadata["report_id"] for d in retriever.invoke("volunteers")} == {"kept-report", "added-report"}
+    assert retriever.keyword_index() is after  # nothing changed: nothing rebuilt
+
+
 def test_bm25_prefers_rare_terms_and_normalises_length():
     docs = [terms(t) for t in (
         "children in care children in care children",

@@ -9,6 +9,10 @@ Two collections share a prefix:
     The manifest, one record per report: the full text (so the UI can open and highlight a cited
     passage), the ``ReportMeta`` fields, the current version and the section tree as JSON.
     It is never searched, so each record carries the constant vector ``[1.0]``.
+``{prefix}_state``
+    One record, the generation: a fresh token written after every change to the manifest, so
+    any process (several app replicas on one server) can tell in one small read whether what it
+    cached still holds.
 
 Chroma 1.x falls back to its ONNX embedding function (a model download, which fails offline)
 whenever a write or query comes without vectors, even for a collection opened with
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -55,6 +60,7 @@ __all__ = [
 
 SECTION_PATH_SEPARATOR = " › "
 MANIFEST_VECTOR = [1.0]
+GENERATION_ID = "generation"
 
 # Chunk metadata keys that may be absent because Chroma cannot store None; read back as None.
 _OPTIONAL_CHUNK_KEYS = ("council", "meeting", "date", "title", "section_number", "page")
@@ -210,6 +216,8 @@ class ReportStore:
         self._max_batch = max(1, int(client.get_max_batch_size()))
         self._chunks = self._open_chunks()
         self._reports = self._open_collection(f"{prefix}_reports", metadata={"kind": "manifest"})
+        self._state = self._open_collection(f"{prefix}_state", metadata={"kind": "state"})
+        self._listing: tuple[str, list[ReportRecord]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, model_name: str, dimension: int) -> ReportStore:
@@ -241,7 +249,7 @@ class ReportStore:
         client = make_client(settings)
         dropped = False
         try:
-            for name in (f"{settings.collection}_chunks", f"{settings.collection}_reports"):
+            for name in (f"{settings.collection}_{kind}" for kind in ("chunks", "reports", "state")):
                 try:
                     client.delete_collection(name)
                     dropped = True
@@ -342,8 +350,30 @@ class ReportStore:
         records = sorted((self._record(m) for m in got["metadatas"] or []), key=lambda r: r.meta.report_id)
         return records[0] if records else None
 
+    def generation(self) -> str:
+        """A token that changes whenever any process adds, replaces or removes a report.
+
+        Readers compare it (one small read) instead of listing the whole manifest on every
+        question; that is how several app processes on one server stay in step.
+        """
+        got = self._state.get(ids=[GENERATION_ID], include=["documents"])
+        return (got["documents"] or [""])[0] or ""
+
+    def _bump(self) -> None:
+        self._state.upsert(ids=[GENERATION_ID], embeddings=[MANIFEST_VECTOR], documents=[uuid.uuid4().hex])
+
     def list_reports(self) -> list[ReportRecord]:
-        """Every stored report, by council then meeting date (unknowns last), then id."""
+        """Every stored report, by council then meeting date (unknowns last), then id.
+
+        Cached until the generation changes: at tens of thousands of reports, listing the
+        manifest costs far more than a question.
+        """
+        generation = self.generation()
+        if self._listing is None or self._listing[0] != generation:
+            self._listing = (generation, self._list_reports())
+        return list(self._listing[1])
+
+    def _list_reports(self) -> list[ReportRecord]:
         records: list[ReportRecord] = []
         total = self._reports.count()
         for window in _batches(total, self._max_batch):
@@ -374,18 +404,25 @@ class ReportStore:
     def chunk_count(self) -> int:
         return self._chunks.count()
 
-    def all_chunks(self) -> list[tuple[dict[str, Any], str]]:
-        """Every current chunk as (metadata, text): what keyword search indexes.
+    def all_chunks(self, report_ids: Sequence[str] | None = None) -> list[tuple[dict[str, Any], str]]:
+        """Every current chunk (of ``report_ids``, if given) as (metadata, text): what keyword
+        search indexes.
 
         Chunks of a version the manifest no longer names (an interrupted replace) are left out.
         """
         current = {r.meta.report_id: r.version for r in self.list_reports()}
         out: list[tuple[dict[str, Any], str]] = []
-        total = self._chunks.count()
-        for window in _batches(total, self._max_batch):
-            got = self._chunks.get(
-                include=["metadatas", "documents"], limit=window.stop - window.start, offset=window.start
+        if report_ids is not None:
+            pages: Iterator[dict[str, Any]] = (
+                self._chunks.get(where={"report_id": {"$in": list(report_ids[w])}}, include=["metadatas", "documents"])
+                for w in _batches(len(report_ids), 100)
             )
+        else:
+            pages = (
+                self._chunks.get(include=["metadatas", "documents"], limit=w.stop - w.start, offset=w.start)
+                for w in _batches(self._chunks.count(), self._max_batch)
+            )
+        for got in pages:
             for cid, m, text in zip(got["ids"], got["metadatas"] or [], got["documents"] or []):
                 metadata = {key: None for key in _OPTIONAL_CHUNK_KEYS}
                 metadata.update(m or {})
@@ -489,6 +526,7 @@ class ReportStore:
         self._reports.upsert(  # 2
             ids=[meta.report_id], embeddings=[MANIFEST_VECTOR], documents=[report.text], metadatas=[manifest]
         )
+        self._bump()
 
         stale = self._chunk_ids(  # 3
             {"$and": [{"report_id": meta.report_id}, {"version": {"$ne": version}}]}
@@ -507,6 +545,7 @@ class ReportStore:
         existed = bool(self._reports.get(ids=[report_id], include=[])["ids"])
         if existed:
             self._reports.delete(ids=[report_id])
+            self._bump()
         chunk_ids = self._chunk_ids({"report_id": report_id})
         self._delete_chunks(chunk_ids)
         log.info("removed %s: %d chunks", report_id, len(chunk_ids))
