@@ -1,17 +1,22 @@
 """Ask latency: retrieval and answer writing timed separately over 36 real questions.
 
-    .venv/bin/python -m bench.bench_ask [--backend extractive] [--repeat N] [--data-dir DIR] [--json]
+    .venv/bin/python -m bench.bench_ask [--backend extractive] [--repeat N] [--data-dir DIR]
+                                        [--start-server | --chroma-url URL] [--json]
 
 Ingests the sample reports into a temporary store (unless --data-dir names one that holds
 reports), warms the model and the keyword index with one question, then asks every question
 ``--repeat`` times and prints p50/p95/max of the retrieve, generate and total timings the
-Assistant reports, plus how many questions were answered.
+Assistant reports, plus how many questions were answered. ``--start-server`` runs the same
+against a ``chroma run`` server it starts in a temporary folder (``--chroma-url`` against one
+already running), to compare embedded and server mode.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -109,13 +114,24 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--data-dir", type=Path, help="a store that already holds reports (default: a fresh one)")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--chroma-url", help="ask over this Chroma server (sets REPORTS_QA_CHROMA_URL)")
+    parser.add_argument("--start-server", action="store_true", help="start a chroma run server for the run")
     args = parser.parse_args()
     logs.configure(0)
-    result = run(args.data_dir, args.backend, args.repeat)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
+        if args.start_server:
+            from tests.chroma_server import ChromaServer
+
+            args.chroma_url = stack.enter_context(ChromaServer(Path(tmp) / "server")).url
+        if args.chroma_url:
+            os.environ["REPORTS_QA_CHROMA_URL"] = args.chroma_url
+            os.environ.setdefault("REPORTS_QA_COLLECTION", f"bench{os.getpid()}")
+        result = run(args.data_dir, args.backend, args.repeat)
+    result["store"] = args.chroma_url or "embedded"
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"backend {result['backend']}: {result['asks']} asks of {result['questions']} questions "
+    print(f"store {result['store']}, backend {result['backend']}: {result['asks']} asks of {result['questions']} questions "
           f"({result['answered']} answered); first ask {result['first_ask_ms']} ms")
     print(f"{'ms':<10}{'p50':>10}{'p95':>10}{'max':>10}")
     for key, f in result["timings_ms"].items():
