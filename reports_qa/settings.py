@@ -63,6 +63,10 @@ class Settings(BaseSettings):
         default="Authorization",
         description="How the token is sent: 'Authorization' (as 'Bearer TOKEN') or 'X-Chroma-Token'.",
     )
+    chroma_timeout_s: float = Field(default=30.0, gt=0, description="Longest wait for one Chroma server request.")
+    chroma_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries (with backoff) of a Chroma server request that failed to connect or timed out."
+    )
     chunk_max_tokens: int = Field(
         default=200,
         ge=32,

@@ -79,9 +79,10 @@ class ChromaServer:
 
 class TokenGate:
     """A reverse proxy that forwards only requests bearing ``token`` (``Authorization: Bearer``
-    or ``X-Chroma-Token``, as Chroma's client sends it); anything else gets 401."""
+    or ``X-Chroma-Token``, as Chroma's client sends it); anything else gets 401. With no token
+    it forwards everything; ``delay`` (seconds) makes it a slow server."""
 
-    def __init__(self, upstream_port: int, token: str) -> None:
+    def __init__(self, upstream_port: int, token: str | None = None) -> None:
         gate = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -89,8 +90,9 @@ class TokenGate:
                 pass
 
             def _forward(self) -> None:
+                time.sleep(gate.delay)
                 sent = self.headers.get("Authorization", "").removeprefix("Bearer ").strip() or self.headers.get("X-Chroma-Token", "")
-                if sent != token:
+                if token is not None and sent != token:
                     gate.refused += 1
                     body = b'{"error":"Unauthorized","message":"missing or wrong token"}'
                     self.send_response(401)
@@ -118,6 +120,7 @@ class TokenGate:
             do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
 
         self.refused = 0
+        self.delay = 0.0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)

