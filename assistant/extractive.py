@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from assistant.followup import resolve
 from assistant.keywords import SCOPE_WORDS, expand_groups, stem, terms, title_terms
 from assistant.models import Message, Passage
+from assistant.verify import is_instruction
 
 _BULLET = re.compile(r"^(\s*)(?:[-*\u2022\u2013]|\(?[a-z0-9]{1,3}[.)])\s+", re.IGNORECASE)
 _INLINE_TAG = re.compile(r"</?(?:sup|sub|b|i|em|strong|u|span)>", re.IGNORECASE)
@@ -190,7 +191,9 @@ class ExtractiveBackend:
         best_retrieval = max((p.score for p in passages), default=0.0) or 1.0
         out: list[_Block] = []
         for passage in passages:
-            units = split_units(passage)
+            # A sentence addressed to an AI model ("Ignore previous instructions...") is never an
+            # answer, however well it matches the question; the verifier would refuse it anyway.
+            units = [u for u in split_units(passage) if not is_instruction(u.text)]
             prior = 0.1 * passage.score / best_retrieval  # retrieval order breaks ties
             title = self._coverage(weights, alts, _own_title(passage))
             lists: dict[int, list[Unit]] = {}

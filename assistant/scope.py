@@ -18,6 +18,7 @@ from ingest.models import ReportMeta
 # Place names that are also everyday words: only taken as places when capitalised.
 _AMBIGUOUS = frozenset({"reading", "bury", "bath", "hull", "slough", "barking", "sutton", "wokingham"})
 YEAR = re.compile(r"\b(?:19[89]\d|20\d\d)\b")
+SEARCHABLE = re.compile(r"[A-Za-z0-9]")  # what keyword search and council names are made of
 COMPARE = re.compile(
     r"\b(?:changed|changes? (?:between|since|from|over)|how\b.{0,40}\bchange\b|compar\w*|"
     r"differen\w* between|since (?:the )?(?:last|previous|\d{4})|better than|worse than|"
@@ -159,6 +160,15 @@ def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | N
     scope = Scope(reports=pool, compare=bool(COMPARE.search(question)))
     if filters and not pool:
         scope.refusal = f"None of the reports I hold match those filters. I hold reports on: {held_summary(catalogue)}"
+        return scope
+    if not SEARCHABLE.search(question):
+        # Emoji, stray control characters, or a script the English keyword search cannot read:
+        # searching "nothing" would answer with whatever ranks first, so say so instead.
+        scope.refusal = (
+            "I found no words to search for in that question. I read questions in English, "
+            'e.g. "What needs to improve in North Somerset?"'
+        )
+        scope.reports = []
         return scope
 
     held = {m.council for m in pool}

@@ -1,7 +1,8 @@
 """Concurrency: several askers at once against one store, as threads or as processes.
 
     .venv/bin/python -m bench.bench_concurrency [--mode threads|processes] [--askers 8] [--rounds 2]
-        [--data-dir DIR] [--chroma-url URL [--collection NAME] | --start-server] [--seed S] [--json]
+        [--data-dir DIR] [--chroma-url URL [--collection NAME] | --start-server] [--torch-threads N]
+        [--writer SECONDS] [--seed S] [--json]
 
 Ingests the sample reports into a temporary store (unless --data-dir names one that holds
 reports; with a server, into a collection of its own that is dropped afterwards, unless
@@ -16,13 +17,20 @@ Streamlit app shares one Assistant (``st.cache_resource``) across every session.
 Assistant from Settings over the same store: the same data dir for the embedded store (several
 ``PersistentClient`` readers of one directory), or the same server with --chroma-url /
 --start-server. Start-up (model load, keyword index) happens before the barrier and is
-reported apart.
+reported apart. Each process's torch uses as many threads as there are cores unless
+``--torch-threads`` says otherwise (it sets ``torch.set_num_threads`` in threads mode too), so
+N processes oversubscribe the CPU N times over by default.
 
 For each phase it prints asks, wall seconds (first start to last finish), throughput (asks/s),
 per-ask latency p50/p95/max (measured around ``ask``), questions answered, answers that differ
 from the baseline's answer to the same question (the extractive backend is deterministic, so
 any difference means askers disturbed each other), and exceptions raised in askers (count,
 kinds, and the first traceback in full).
+
+``--writer SECONDS`` (threads mode) adds a third phase: the same askers while a writer thread
+re-puts one report (same text, new version) every SECONDS through the shared store, so asks
+refresh the listing and keyword index concurrently. Answers may then legitimately differ for
+a moment (dense hits of the version just replaced are dropped), so read its errors first.
 """
 
 from __future__ import annotations
@@ -84,7 +92,48 @@ def ask_all(assistant: Any, questions: list[str], rounds: int, rng: random.Rando
 # -- threads -------------------------------------------------------------------------------------
 
 
-def run_threads(assistant: Any, askers: int, rounds: int, seed: int, questions: list[str]) -> dict:
+class Writer:
+    """Re-puts one report under a new version every ``interval`` s while askers ask (``--writer``).
+
+    The text stays the same, so answers should not change; every write bumps the store's
+    generation, so every ask after it refreshes the listing and the keyword index while other
+    threads use them: the path an upload in the app takes while others are asking.
+    """
+
+    def __init__(self, store: Any, report: Any, vectors: list, interval: float) -> None:
+        self.store, self.report, self.vectors, self.interval = store, report, vectors, interval
+        self.stop = threading.Event()
+        self.writes, self.errors, self.first_error = 0, 0, None
+        self.thread = threading.Thread(target=self._loop, name="writer", daemon=True)
+
+    def _loop(self) -> None:
+        from dataclasses import replace
+
+        from ingest.models import ParsedReport, content_hash
+
+        while not self.stop.wait(self.interval):
+            meta = self.report.meta
+            version = content_hash(f"{self.report.text}\n{uuid.uuid4().hex}")
+            chunks = [replace(c, chunk_id=f"{meta.report_id}:{version[:12]}:{c.index:04d}") for c in self.report.chunks]
+            report = ParsedReport(replace(meta, content_hash=version), self.report.text, self.report.sections, chunks)
+            try:
+                self.store.put_report(report, self.vectors)
+                self.writes += 1
+            except Exception:
+                self.errors += 1
+                self.first_error = self.first_error or traceback.format_exc()
+
+    def __enter__(self) -> Writer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join()
+
+
+def run_threads(assistant: Any, askers: int, rounds: int, seed: int, questions: list[str],
+                writer: Writer | None = None) -> dict:
     barrier = threading.Barrier(askers + 1)
     results: dict[int, dict] = {}
 
@@ -102,19 +151,27 @@ def run_threads(assistant: Any, askers: int, rounds: int, seed: int, questions: 
     threads = [threading.Thread(target=asker, args=(i,), name=f"asker-{i}", daemon=True) for i in range(askers)]
     for t in threads:
         t.start()
-    barrier.wait(BARRIER_TIMEOUT_S)
-    for t in threads:
-        t.join()
-    return {"askers": askers, "workers": [results.get(i, {"records": [], "setup_error": "no result"}) for i in range(askers)]}
+    with writer or contextlib.nullcontext():
+        barrier.wait(BARRIER_TIMEOUT_S)
+        for t in threads:
+            t.join()
+    phase = {"askers": askers, "workers": [results.get(i, {"records": [], "setup_error": "no result"}) for i in range(askers)]}
+    if writer is not None:
+        phase["writer"] = {"writes": writer.writes, "errors": writer.errors, "first_error": writer.first_error}
+    return phase
 
 
 # -- processes -----------------------------------------------------------------------------------
 
 
 def process_asker(i: int, settings_kwargs: dict, rounds: int, seed: int, questions: list[str],
-                  barrier: Any, out: Any) -> None:
+                  barrier: Any, out: Any, torch_threads: int | None = None) -> None:
     """One asker in a process of its own: its own model, store client and Assistant."""
     logs.configure(0)
+    if torch_threads:
+        import torch
+
+        torch.set_num_threads(torch_threads)
     result: dict[str, Any] = {"index": i, "pid": os.getpid(), "records": []}
     assistant = None
     t0 = time.perf_counter()
@@ -141,11 +198,12 @@ def process_asker(i: int, settings_kwargs: dict, rounds: int, seed: int, questio
     out.put(result)
 
 
-def run_processes(settings_kwargs: dict, askers: int, rounds: int, seed: int, questions: list[str]) -> dict:
+def run_processes(settings_kwargs: dict, askers: int, rounds: int, seed: int, questions: list[str],
+                  torch_threads: int | None = None) -> dict:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(askers + 1)
     out = ctx.Queue()
-    procs = [ctx.Process(target=process_asker, args=(i, settings_kwargs, rounds, seed, questions, barrier, out),
+    procs = [ctx.Process(target=process_asker, args=(i, settings_kwargs, rounds, seed, questions, barrier, out, torch_threads),
                          name=f"asker-{i}") for i in range(askers)]
     t0 = time.perf_counter()
     for p in procs:
@@ -219,6 +277,7 @@ def summarise(phase: dict, reference: dict[str, str] | None) -> dict:
         "mismatched_questions": sorted({r["question"] for r in mismatched})[:10],
         "startup_s": phase.get("startup_s"),
         "worker_rss_mb": [w.get("rss_mb") for w in workers if w.get("rss_mb")] or None,
+        "writer": phase.get("writer"),
     }
 
 
@@ -246,7 +305,8 @@ def baseline_consistency(phase: dict) -> int:
 
 
 def run(mode: str, askers: int, rounds: int, seed: int, data_dir: Path | None, chroma_url: str | None,
-        collection: str | None, start_server: bool) -> dict:
+        collection: str | None, start_server: bool, torch_threads: int | None = None,
+        writer_interval: float | None = None) -> dict:
     from bench.bench_ask import QUESTIONS
     from vectorstore.indexer import Indexer
     from vectorstore.store import ReportStore
@@ -291,6 +351,8 @@ def run(mode: str, askers: int, rounds: int, seed: int, data_dir: Path | None, c
 
             from assistant import Assistant
 
+            if torch_threads:
+                torch.set_num_threads(torch_threads)
             extra["torch_threads"] = torch.get_num_threads()
             with indexer.store:
                 assistant = Assistant(settings, indexer.store, indexer.embedder, backend="extractive")
@@ -299,10 +361,19 @@ def run(mode: str, askers: int, rounds: int, seed: int, data_dir: Path | None, c
                 extra["first_ask_ms"] = (time.perf_counter() - t0) * 1000
                 for n in sorted({1, askers}):
                     phases.append(run_threads(assistant, n, rounds, seed, questions))
+                if writer_interval:
+                    from ingest.loaders import load_document
+
+                    path = sorted(Path(SAMPLE_REPORTS_DIR).glob("*.txt"))[-1]
+                    report = indexer.parse(load_document(path))
+                    vectors = indexer.embedder.embed([c.embed_text for c in report.chunks])
+                    writer = Writer(indexer.store, report, vectors, writer_interval)
+                    phases.append(run_threads(assistant, askers, rounds, seed, questions, writer))
         else:
             indexer.store.close()  # the askers are the only clients of the store
             for n in sorted({1, askers}):
-                phases.append(run_processes(settings_kwargs, n, rounds, seed, questions))
+                phases.append(run_processes(settings_kwargs, n, rounds, seed, questions, torch_threads))
+            extra["torch_threads"] = torch_threads or "default"
 
     reference = reference_answers(phases[0])
     rows = [summarise(p, reference) for p in phases]
@@ -332,13 +403,16 @@ def main() -> None:
     server.add_argument("--chroma-url", help="a running Chroma server (sets REPORTS_QA_CHROMA_URL)")
     server.add_argument("--start-server", action="store_true", help="start `chroma run` in a temp dir for the run")
     parser.add_argument("--collection", help="collection prefix on the server (default: a new one, dropped after)")
+    parser.add_argument("--writer", type=float, metavar="SECONDS",
+                        help="threads mode: a third phase with a writer re-putting a report every SECONDS")
+    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads in each asker process (or the one)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.askers < 1 or args.rounds < 1:
         parser.error("--askers and --rounds must be at least 1")
     logs.configure(0)
     result = run(args.mode, args.askers, args.rounds, args.seed, args.data_dir, args.chroma_url, args.collection,
-                 args.start_server)
+                 args.start_server, args.torch_threads, args.writer)
     if args.json:
         print(json.dumps(result, indent=2))
         return
@@ -359,17 +433,24 @@ def main() -> None:
         if result["mode"] == "processes":
             line += f"  {f(r['startup_s'], '.1f'):>11}"
         print(line)
-    if len(result["rows"]) > 1 and result["rows"][0]["asks_per_s"] and result["rows"][-1]["asks_per_s"]:
-        base, conc = result["rows"][0], result["rows"][-1]
+    plain = [r for r in result["rows"] if not r["writer"]]
+    if len(plain) > 1 and plain[0]["asks_per_s"] and plain[-1]["asks_per_s"]:
+        base, conc = plain[0], plain[-1]
         print(f"speed-up {conc['asks_per_s'] / base['asks_per_s']:.2f}x in throughput with {conc['askers']} askers; "
               f"p50 latency {conc['p50_ms'] / base['p50_ms']:.1f}x the single asker's")
     if result["baseline_inconsistent_questions"]:
         print(f"note: the single asker itself answered {result['baseline_inconsistent_questions']} question(s) "
               "differently across rounds")
     for r in result["rows"]:
+        if r["writer"]:
+            w = r["writer"]
+            print(f"{r['askers']} askers + writer: {w['writes']} writes during the phase, {w['errors']} failed"
+                  + (f"; first:\n{w['first_error']}" if w["first_error"] else ""))
         if r["mismatched"]:
-            print(f"{r['askers']} askers: {r['mismatched']} answers differ from the single asker's, e.g. "
-                  f"{r['mismatched_questions'][:3]}")
+            why = (" (expected with the writer: the re-put report's chunk ids change, and ties in ranking are "
+                   "broken by chunk id; dense hits of a version just replaced are dropped)" if r["writer"] else "")
+            print(f"{r['askers']} askers{' + writer' if r['writer'] else ''}: {r['mismatched']} answers differ "
+                  f"from the single asker's{why}, e.g. {r['mismatched_questions'][:3]}")
         if r["errors"] or r["setup_errors"]:
             print(f"\n{r['askers']} askers: {r['errors']} asks raised {r['error_kinds']}, "
                   f"{r['setup_errors']} askers failed to start; first: {r['first_error']}")

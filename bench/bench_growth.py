@@ -22,19 +22,25 @@ instead (a new temp dir, or a new collection prefix on a server). For every size
 * ``list_reports()`` with the store's per-generation cache cleared ("list ms", median of 3),
   a cached call ("cached ms") and ``generation()`` ("gen ms"), the one read every question
   makes to see whether the cache still holds;
-* the keyword index: in grow mode the previous size's Assistant refreshes its index first
-  ("kw refresh ms": only the added reports are fetched and tokenised), then a new Assistant
-  builds one from scratch ("kw build ms", and its VmRSS growth "kw +MB": memory freed by the
-  previous size can be reused, so read it as a lower bound);
+* the keyword index a new Assistant builds from scratch ("kw build ms", and its VmRSS growth
+  "kw +MB": memory freed by an earlier size can be reused, so read it as a lower bound);
 * asks: one warm-up ask, then the 36 questions of ``bench.bench_ask`` through ``Assistant.ask``
   (extractive backend): p50/p95 of retrieve and total ms, answered count, how many
   ``list_reports()`` calls an ask makes and their ms per ask (the JSON also has
   ``generation``, ``_list_reports`` and ``all_chunks``), and the longest answer;
 * the parts of retrieval alone, over the same questions (p50): ``embed_query``, the Chroma
-  query the dense side makes (``store.query``, k = fetch_k, unscoped) and BM25 ``top``.
+  query the dense side makes (``store.query``, k = fetch_k, unscoped) and BM25 ``top``;
+* writes: the ms per report spent in each part of ``put_report`` (chunk upsert, manifest
+  upsert, stale-chunk query, generation bump, the rest), then one upload: the first sample
+  report put again under a new version, and what the next ``list_reports()``, keyword index
+  refresh (only that report is re-read, the BM25 postings are rebuilt over all) and ask cost.
 
 ``--svg PATH`` writes a self-contained line chart (log-log: chunks against ask total p50/p95,
 retrieve p50 and keyword index build ms). ``--json`` prints every row as JSON.
+
+Cost guide (2 cores, embedded): 200 reports (13.7k chunks) take about a minute to put, 2000
+(137k chunks) about 20 minutes, 1.5 GB of disk and 3 GB of RSS; 20000 (1.4M chunks) would
+take hours and about 15 GB of disk.
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ import json
 import math
 import os
 import resource
+import shutil
 import statistics
 import tempfile
 import time
@@ -190,14 +197,10 @@ def put_reports(store: Any, start: int, stop: int, templates: list, noise: float
 # -- one size ------------------------------------------------------------------------------------
 
 
-def measure(settings: Settings, store: Any, embedder: Any, disk_path: Path | None, server_pid: int | None,
-            previous: list | None = None) -> tuple[dict, Any]:
-    """Everything but the put: listing, keyword index, asks, and the parts of retrieval.
-
-    ``previous`` holds the Assistant of the size before (grow mode; taken out of the list so it
-    can be freed): its keyword index is refreshed first, as a running app's would be after an
-    ingest. Returns (row, new Assistant).
-    """
+def measure(settings: Settings, store: Any, embedder: Any, templates: list, disk_path: Path | None,
+            server_pid: int | None) -> dict:
+    """Everything but the put: listing, keyword index, asks, the parts of retrieval, and what
+    one changed report then costs the next question."""
     from assistant import Assistant
     from assistant.keywords import expand, terms
     from bench.bench_ask import QUESTIONS
@@ -223,15 +226,6 @@ def measure(settings: Settings, store: Any, embedder: Any, disk_path: Path | Non
     row["list_reports_cached_ms"] = p50(cached) if hasattr(store, "_listing") else None
     row["generation_ms"] = p50(generation) if generation else None
     del reports
-
-    row["keyword_refresh_ms"] = None
-    old = previous.pop() if previous else None
-    if old is not None:  # what a running app pays on its next question after the ingest
-        t0 = time.perf_counter()
-        old.retriever.keyword_index()
-        row["keyword_refresh_ms"] = ms_since(t0)
-        del old
-    gc.collect()
 
     assistant = Assistant(settings, store, embedder, backend="extractive")
     gc.collect()
@@ -267,6 +261,7 @@ def measure(settings: Settings, store: Any, embedder: Any, disk_path: Path | Non
         row[f"{key}_p50_ms"] = p50(values)
         row[f"{key}_p95_ms"] = percentile(values, 0.95)
     row["answered"] = sum(a["answered"] for a in asks)
+    row["unanswered"] = [a["question"] for a in asks if not a["answered"]]
     row["asks"] = len(asks)
     longest = max(asks, key=lambda a: a["chars"])
     row["longest_answer_chars"] = longest["chars"]
@@ -289,12 +284,34 @@ def measure(settings: Settings, store: Any, embedder: Any, disk_path: Path | Non
     row["dense_p50_ms"] = p50([a + b for a, b in zip(embed_ms, chroma_ms)])
     row["bm25_top_p50_ms"] = p50(bm25_ms)
 
-    del index
-    gc.collect()
     row["rss_mb"] = vm_rss_mb()
     row["peak_rss_mb"] = peak_rss_mb()
     row["server_rss_mb"] = vm_rss_mb(server_pid) if server_pid else None
-    return row, assistant
+
+    # One upload: the first sample report put again under a new version (same text and vectors).
+    # The next question refreshes the listing and the keyword index (only that report is
+    # fetched and tokenised again, the BM25 postings are rebuilt over everything).
+    from ingest.models import ParsedReport, content_hash
+
+    report, vectors = templates[0]
+    version = content_hash(f"{report.text}\n{uuid.uuid4().hex}")
+    chunks = [replace(c, chunk_id=f"{c.report_id}:{version[:12]}:{c.index:04d}") for c in report.chunks]
+    t0 = time.perf_counter()
+    store.put_report(ParsedReport(replace(report.meta, content_hash=version), report.text, report.sections, chunks),
+                     vectors)
+    row["one_put_ms"] = ms_since(t0)
+    t0 = time.perf_counter()
+    store.list_reports()
+    row["list_after_put_ms"] = ms_since(t0)
+    t0 = time.perf_counter()
+    assistant.retriever.keyword_index()
+    row["keyword_refresh_ms"] = ms_since(t0)
+    t0 = time.perf_counter()
+    assistant.ask(QUESTIONS[0])
+    row["ask_after_put_ms"] = ms_since(t0)
+    del index, assistant
+    gc.collect()
+    return row
 
 
 # -- the run -------------------------------------------------------------------------------------
@@ -346,10 +363,11 @@ def run(sizes: list[int], *, fresh: bool, noise: float, seed: int, chroma_url: s
             raise SystemExit(f"--reports must be at least {len(templates)} (the sample reports come first)")
 
         store = None
-        assistant = None  # grow mode keeps the last size's Assistant, to time its index refresh
         have = 0
         for size in sizes:
             size = max(size, len(templates))
+            if size <= have and not fresh:
+                continue
             settings = settings_for(size)
             if store is None or fresh:
                 if store is not None:
@@ -358,31 +376,34 @@ def run(sizes: list[int], *, fresh: bool, noise: float, seed: int, chroma_url: s
                         ReportStore.drop(settings_for(have))
                 store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
                 have = 0
-            with _progress() as bar:
-                task = bar.add_task(f"putting reports {have + 1}-{size}", total=size - have)
-                added_chunks, put_s = put_reports(store, have, size, templates, noise, rng,
-                                                  lambda n: bar.advance(task, n))
+            parts = [CallTimer(store._chunks, "upsert"), CallTimer(store._reports, "upsert"),
+                     CallTimer(store, "_chunk_ids")]
+            if hasattr(store, "_state"):
+                parts.append(CallTimer(store._state, "upsert"))
+            try:
+                with _progress() as bar:
+                    task = bar.add_task(f"putting reports {have + 1}-{size}", total=size - have)
+                    added_chunks, put_s = put_reports(store, have, size, templates, noise, rng,
+                                                      lambda n: bar.advance(task, n))
+            finally:
+                for part in parts:
+                    part.remove()
             added = size - have
             have = size
             disk_path = server_path if chroma_url else settings.chroma_path
             row = {"added": added, "added_chunks": added_chunks, "put_s": put_s,
                    "chunks_per_s": added_chunks / put_s if put_s else None}
-            previous, assistant = [assistant], None
-            measured, assistant = measure(settings, store, embedder, disk_path, server_pid, previous)
-            row.update(measured)
-            if fresh:
-                assistant = None
+            names = ("chunks_upsert", "manifest_upsert", "stale_query", "generation_bump")
+            row["put_ms_per_report"] = {name: part.ms / added for name, part in zip(names, parts)}
+            row["put_ms_per_report"]["other"] = put_s * 1000 / added - sum(row["put_ms_per_report"].values())
+            row.update(measure(settings, store, embedder, templates, disk_path, server_pid))
             rows.append(row)
             if on_row:
                 on_row(row)
             if fresh and not chroma_url:
                 store.close()
                 store = None
-                # a fresh size leaves nothing behind on disk
-                import shutil
-
                 shutil.rmtree(settings.data_dir, ignore_errors=True)
-        assistant = None
         if store is not None:
             store.close()
             if chroma_url:
@@ -411,7 +432,7 @@ STORE_COLUMNS = (
     ("peak MB", "peak_rss_mb", ".0f"), ("server MB", "server_rss_mb", ".0f"),
     ("list ms", "list_reports_ms", ".1f"), ("cached ms", "list_reports_cached_ms", ".1f"),
     ("gen ms", "generation_ms", ".1f"), ("kw build ms", "keyword_build_ms", ".0f"),
-    ("kw +MB", "keyword_rss_mb", ".0f"), ("kw refresh ms", "keyword_refresh_ms", ".0f"),
+    ("kw +MB", "keyword_rss_mb", ".0f"),
 )
 QUERY_COLUMNS = (
     ("chunks", "chunks", "d"), ("retr p50", "retrieve_p50_ms", ".0f"), ("retr p95", "retrieve_p95_ms", ".0f"),
@@ -420,6 +441,12 @@ QUERY_COLUMNS = (
     ("embed p50", "embed_query_p50_ms", ".1f"), ("chroma p50", "chroma_query_p50_ms", ".1f"),
     ("dense p50", "dense_p50_ms", ".1f"), ("bm25 p50", "bm25_top_p50_ms", ".1f"),
     ("longest ans", "longest_answer_chars", "d"),
+)
+UPDATE_COLUMNS = (
+    ("chunks", "chunks", "d"), ("chunks up", "put_chunks_upsert", ".0f"), ("manifest up", "put_manifest_upsert", ".0f"),
+    ("stale q", "put_stale_query", ".0f"), ("gen bump", "put_generation_bump", ".0f"), ("other", "put_other", ".0f"),
+    ("1 put ms", "one_put_ms", ".0f"), ("list ms", "list_after_put_ms", ".0f"),
+    ("kw refresh ms", "keyword_refresh_ms", ".0f"), ("ask ms", "ask_after_put_ms", ".0f"),
 )
 
 
@@ -538,6 +565,12 @@ def main() -> None:
     print(table(rows, STORE_COLUMNS))
     print(f"\nasks over {rows[0]['asks'] if rows else 0} questions (ms; list/ask = list_reports() calls per ask)")
     print(table(rows, QUERY_COLUMNS))
+    print("\nwrites: ms per report put, by part (averaged over the reports added at this size); then one report "
+          "put again\n(new version) and what the next list_reports(), keyword_index() and ask cost")
+    print(table([{**r, **{f"put_{k}": v for k, v in r["put_ms_per_report"].items()}} for r in rows], UPDATE_COLUMNS))
+    for r in rows:
+        if r["unanswered"]:
+            print(f"{r['reports']} reports: not answered: {'; '.join(r['unanswered'])}")
     for r in rows:
         print(f"{r['reports']} reports: longest answer {r['longest_answer_chars']} chars "
               f"({r['longest_answer_question']}); first ask {r['first_ask_ms']:.0f} ms")

@@ -15,6 +15,7 @@ import logging
 import os
 import re
 import stat
+import time
 import zipfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -45,6 +46,7 @@ SUPPORTED_TYPES: dict[str, str] = {
 
 DEFAULT_MAX_BYTES = 200 * 1024 * 1024
 MAX_PDF_PAGES = 5_000
+MAX_PDF_SECONDS = 120.0  # reading a PDF's text stops, and the file is refused, after this long
 # A .docx is a zip: refuse ones whose members would expand past these before parsing any XML.
 DOCX_MAX_UNCOMPRESSED = 200 * 1024 * 1024
 DOCX_MAX_RATIO = 200  # real Word XML compresses ~5-30x; only members over 1 MB are judged
@@ -53,6 +55,10 @@ _DOCX_RATIO_MIN_SIZE = 1024 * 1024
 # Sniff encodings on a prefix so a 50 MB file is not decoded by every candidate codec.
 _DETECT_SAMPLE_BYTES = 1024 * 1024
 _CONTROL_SAMPLE_CHARS = 64 * 1024
+_UTF16_SAMPLE_BYTES = 64 * 1024
+# A file is read as UTF-8 with stray Windows-1252 bytes when its valid multi-byte UTF-8
+# characters outnumber the invalid bytes at least this many times.
+_MIXED_MIN_RATIO = 4
 _MAX_CONTROL_SHARE = 0.01
 # C0 controls other than tab, newline, vertical tab, form feed and carriage return, plus DEL.
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
@@ -81,7 +87,7 @@ class UnreadableFile(IngestError):
 def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
     """Load one file from disk, refusing it before reading if it is over ``max_bytes``."""
     path = Path(path)
-    name = path.name
+    name = display_name(path.name)
     file_type = _file_type(name)
     data = _read_file(path, name, max_bytes)
     return _load(data, name, file_type)
@@ -110,22 +116,22 @@ def iter_report_files(paths: Iterable[Path]) -> Iterator[tuple[Path, IngestError
         try:
             yield from _given_entry(path, seen)
         except OSError as exc:  # e.g. a path under a folder we may not enter
-            yield path, UnreadableFile(f"{path.name or path} cannot be read ({_reason(exc)})")
+            yield path, UnreadableFile(f"{display_name(path.name or str(path))} cannot be read ({_reason(exc)})")
 
 
 def _given_entry(path: Path, seen: set[Path]) -> Iterator[tuple[Path, IngestError | None]]:
     if path.is_symlink() and not path.exists():
-        yield path, UnreadableFile(f"{path.name} is a broken symlink (its target is missing)")
+        yield path, UnreadableFile(f"{display_name(path.name)} is a broken symlink (its target is missing)")
     elif path.is_dir():
         root = path.resolve()
         yield from _walk_folder(path, root, seen, {root})
     elif path.exists():
         if path.suffix.lower() not in SUPPORTED_TYPES:
-            yield path, UnsupportedFileType(_unsupported(path.name))
+            yield path, UnsupportedFileType(_unsupported(display_name(path.name)))
         else:
             yield from _file_entry(path, seen)
     else:
-        yield path, UnreadableFile(f"{path.name or path}: no such file or folder")
+        yield path, UnreadableFile(f"{display_name(path.name or str(path))}: no such file or folder")
 
 
 # --------------------------------------------------------------------------------------------
@@ -140,25 +146,26 @@ def _walk_folder(
         with os.scandir(folder) as it:
             entries = sorted(it, key=lambda e: e.name)
     except PermissionError:
-        yield folder, UnreadableFile(f"{folder.name}: cannot open folder (permission denied)")
+        yield folder, UnreadableFile(f"{display_name(folder.name)}: cannot open folder (permission denied)")
         return
     except OSError as exc:
-        yield folder, UnreadableFile(f"{folder.name}: cannot open folder ({_reason(exc)})")
+        yield folder, UnreadableFile(f"{display_name(folder.name)}: cannot open folder ({_reason(exc)})")
         return
 
     for entry in entries:
         if entry.name.startswith((".", "~$")):  # hidden, or an Office lock file
             continue
         path = Path(entry.path)
+        shown = display_name(entry.name)
         try:
             if entry.is_symlink():
                 target = path.resolve()
                 if not target.exists():
-                    yield path, UnreadableFile(f"{entry.name} is a broken symlink (its target is missing)")
+                    yield path, UnreadableFile(f"{shown} is a broken symlink (its target is missing)")
                     continue
                 if not target.is_relative_to(root):
                     yield path, UnreadableFile(
-                        f"{entry.name}: symlink points outside {root.name} (to {target}); "
+                        f"{shown}: symlink points outside {display_name(root.name)} (to {display_name(str(target))}); "
                         "copy the file into the folder instead"
                     )
                     continue
@@ -172,8 +179,10 @@ def _walk_folder(
                     yield from _file_entry(path, seen)
                 else:
                     logger.debug("skipping %s: unsupported type", path)
+            elif path.suffix.lower() in SUPPORTED_TYPES:  # reading a FIFO would block forever
+                yield path, UnreadableFile(f"{shown} is not a regular file (a pipe, socket or device)")
         except (OSError, RuntimeError) as exc:  # RuntimeError: symlink loop (Python < 3.13)
-            yield path, UnreadableFile(f"{entry.name} cannot be read ({_reason(exc)})")
+            yield path, UnreadableFile(f"{shown} cannot be read ({_reason(exc)})")
 
 
 def _file_entry(path: Path, seen: set[Path]) -> Iterator[tuple[Path, IngestError | None]]:
@@ -182,7 +191,7 @@ def _file_entry(path: Path, seen: set[Path]) -> Iterator[tuple[Path, IngestError
         return
     seen.add(real)
     if not os.access(real, os.R_OK):
-        yield path, UnreadableFile(f"{path.name} cannot be read (permission denied)")
+        yield path, UnreadableFile(f"{display_name(path.name)} cannot be read (permission denied)")
     else:
         yield path, None
 
@@ -194,7 +203,24 @@ def _file_entry(path: Path, seen: set[Path]) -> Iterator[tuple[Path, IngestError
 
 def upload_name(filename: str) -> str:
     """Browsers may send ``C:\\fakepath\\x.pdf``; only the last component is the name."""
-    return filename.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    return display_name(filename.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1])
+
+
+# Characters that would break a one-line message or a table row, or reorder what a reader
+# sees: C0/C1 controls (newlines included), line and paragraph separators, bidi overrides.
+_UNSAFE_NAME = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+MAX_NAME_CHARS = 200
+
+
+def display_name(name: str) -> str:
+    """A file name fit to be a report's source and to start a one-line message: unsafe
+    characters become "_" and a very long name keeps its start and its suffix."""
+    name = _UNSAFE_NAME.sub("_", name)
+    if len(name) > MAX_NAME_CHARS:
+        suffix = Path(name).suffix
+        suffix = suffix if len(suffix) <= 16 else ""
+        name = name[: MAX_NAME_CHARS - len(suffix) - 1] + "\u2026" + suffix
+    return name
 
 
 def _file_type(name: str) -> str:
@@ -290,8 +316,13 @@ def _normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+# Anything but whitespace and the invisible characters editors leave behind (a BOM in the
+# middle of a file, zero-width spaces and joiners, word joiners, soft hyphens).
+_VISIBLE = re.compile(r"[^\s\ufeff\u200b\u200c\u200d\u2060\u00ad]")
+
+
 def _is_blank(text: str) -> bool:
-    return not text or text.isspace()
+    return _VISIBLE.search(text) is None
 
 
 # --------------------------------------------------------------------------------------------
@@ -325,14 +356,70 @@ def _decode(data: bytes, name: str, what: str) -> tuple[str, str]:
             return text, label
 
     if b"\x00" in data:
-        raise UnreadableFile(_binary(name, what))
+        utf16 = _bomless_utf16(data)
+        if utf16 is None:
+            raise UnreadableFile(_binary(name, what))
+        try:
+            text = data.decode(utf16)
+        except UnicodeDecodeError:
+            raise UnreadableFile(_binary(name, what)) from None
+        _check_not_binary(text, name, what)
+        return text, "utf-16"
     try:
         text = data.decode("utf-8")
         encoding = "utf-8"
     except UnicodeDecodeError:
-        text, encoding = _detect(data, name, what)
+        mixed = _mostly_utf8(data)
+        text, encoding = (mixed, "utf-8+cp1252") if mixed is not None else _detect(data, name, what)
     _check_not_binary(text, name, what)
     return text, encoding
+
+
+def _bomless_utf16(data: bytes) -> str | None:
+    """"utf-16-le"/"utf-16-be" if ``data`` reads as mostly-ASCII UTF-16 without a BOM, else None.
+
+    Such text has a NUL in every other byte; so do many binary formats, so the other byte of
+    nearly every pair must also be printable ASCII or a line break before it counts as text.
+    """
+    sample = data[:_UTF16_SAMPLE_BYTES]
+    if len(data) % 2 or len(sample) < 4:
+        return None
+    pairs = len(sample) // 2
+    for encoding, low, high in (("utf-16-le", 0, 1), ("utf-16-be", 1, 0)):
+        lows, highs = sample[low::2], sample[high::2]
+        asciiish = sum(1 for lo, hi in zip(lows, highs) if hi == 0 and (32 <= lo < 127 or lo in (9, 10, 13)))
+        if asciiish >= 0.7 * pairs:
+            return encoding
+    return None
+
+
+def _cp1252_fallback(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: bytes that are not UTF-8 read as Windows-1252 (Latin-1 where
+    Windows-1252 leaves a byte undefined)."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start : exc.end]
+    return "".join(bytes([b]).decode("cp1252", errors="ignore") or chr(b) for b in bad), exc.end
+
+
+codecs.register_error("reports_qa_cp1252", _cp1252_fallback)
+
+
+def _mostly_utf8(data: bytes) -> str | None:
+    """UTF-8 text with a few Windows-1252 bytes pasted in (a smart quote from Word in an
+    otherwise UTF-8 file), decoded as such; None if ``data`` is not mostly UTF-8.
+
+    Decoding such a file as a whole with a legacy codec would turn every "£" and "–" into
+    mojibake ("Â£", "â€“"), so each invalid byte is read as Windows-1252 instead, but only if
+    the valid multi-byte UTF-8 characters far outnumber the invalid bytes: a legacy file
+    (cp1252, or a CJK codec) only forms valid UTF-8 sequences by chance.
+    """
+    replaced = data.decode("utf-8", errors="replace")
+    invalid = replaced.count("\ufffd")
+    valid = len(replaced) - len(replaced.encode("ascii", errors="ignore")) - invalid  # non-ASCII characters
+    if invalid == 0 or valid < _MIXED_MIN_RATIO * invalid:
+        return None
+    return data.decode("utf-8", errors="reports_qa_cp1252")
 
 
 def _detect(data: bytes, name: str, what: str) -> tuple[str, str]:
@@ -408,10 +495,41 @@ def _load_pdf(data: bytes, name: str) -> LoadedDocument:
     except IngestError:
         raise
     except Exception as exc:  # pypdf raises far more than its own error types on bad input
-        raise UnreadableFile(f"{name} is not a readable PDF ({_reason(exc)}); {_PDF_HINT}") from exc
+        raise _pdf_error(name, exc) from exc
 
 
 _PDF_HINT = "it may be damaged or incomplete, try downloading it again"
+
+
+def _pdf_error(name: str, exc: Exception) -> UnreadableFile:
+    from pypdf.errors import LimitReachedError
+
+    if isinstance(exc, LimitReachedError):  # one of pypdf's guards against PDF bombs tripped
+        return UnreadableFile(
+            f"{name} is too large or complex to read safely ({_reason(exc)}); split it or save a simpler copy"
+        )
+    return UnreadableFile(f"{name} is not a readable PDF ({_reason(exc)}); {_PDF_HINT}")
+
+
+class _TooSlow(Exception):
+    """Raised from inside pypdf's text extraction when a PDF has used up its time."""
+
+
+# Operators that can put text on a page: showing text, or painting a form XObject that may.
+# pypdf does not even parse a page's content stream without one, unless asked to watch it.
+_DRAWS_TEXT = re.compile(rb"T[jJ]|Do|['\"]")
+
+
+def _draws_text(page: object) -> bool:
+    contents = page.get_contents()  # type: ignore[attr-defined]
+    return contents is not None and _DRAWS_TEXT.search(contents.get_data()) is not None
+
+
+def _too_slow(name: str, index: int, n_pages: int) -> UnreadableFile:
+    return UnreadableFile(
+        f"{name} took more than {MAX_PDF_SECONDS:g} seconds to read (stopped at page {index + 1:,} of "
+        f"{n_pages:,}; a PDF bomb?); split it or save a simpler copy"
+    )
 
 
 def _read_pdf(data: bytes, name: str) -> LoadedDocument:
@@ -441,11 +559,26 @@ def _read_pdf(data: bytes, name: str) -> LoadedDocument:
     if n_pages == 0:
         raise UnreadableFile(f"{name} has no pages")
 
+    # Text extraction is pure Python: a few KB of PDF can make it run for hours (thousands of
+    # pages sharing one huge content stream, a form painted thousands of times), and pypdf's
+    # own limits bound only each stream. So reading has a deadline, checked between pages and,
+    # on pages that draw text, before every operator.
+    deadline = time.monotonic() + MAX_PDF_SECONDS
+
+    def watch(*_: object) -> None:
+        if time.monotonic() > deadline:
+            raise _TooSlow
+
     texts: list[str] = []
     failures: list[Exception] = []
     for index in range(n_pages):
+        if time.monotonic() > deadline:
+            raise _too_slow(name, index, n_pages)
         try:
-            page_text = reader.pages[index].extract_text() or ""
+            page = reader.pages[index]
+            page_text = page.extract_text(visitor_operand_before=watch if _draws_text(page) else None) or ""
+        except _TooSlow:
+            raise _too_slow(name, index, n_pages) from None
         except Exception as exc:  # one bad content stream should not lose the other pages
             logger.warning("%s: cannot read the text of page %d (%s)", name, index + 1, _reason(exc))
             failures.append(exc)
@@ -454,7 +587,7 @@ def _read_pdf(data: bytes, name: str) -> LoadedDocument:
         texts.append(_normalise_newlines(page_text.replace("\x00", "")))
 
     if len(failures) == n_pages:
-        raise UnreadableFile(f"{name} is not a readable PDF ({_reason(failures[0])}); {_PDF_HINT}")
+        raise _pdf_error(name, failures[0])
     if all(_is_blank(t) for t in texts):
         raise UnreadableFile(f"{name} has no text layer (scanned images?); OCR is not supported")
 
@@ -730,7 +863,8 @@ def _walk_html(soup: BeautifulSoup) -> str:
             emit("#" * _HEADINGS[name] + " ", label=True)
         elif name == "li" and not cell_depth:
             brk(1)
-            emit("- ", label=True)
+            if not after_label:  # an item opening inside an empty one: one bullet, not "- - -"
+                emit("- ", label=True)
             item_depth += 1
         elif name == "li":
             item_depth += 1

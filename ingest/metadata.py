@@ -8,7 +8,9 @@ first and looser guesses after, so a clear label always beats a date found in pa
 
 from __future__ import annotations
 
+import hashlib
 import re
+import unicodedata
 from collections import Counter
 from datetime import date
 from pathlib import PurePath
@@ -179,8 +181,19 @@ def slugify(value: str) -> str:
 
 
 def report_id_for(source: str) -> str:
-    """A report's id comes from its file name, so re-ingesting an edited file replaces it."""
-    return slugify(PurePath(source).stem)
+    """A report's id comes from its file name, so re-ingesting an edited file replaces it.
+
+    The slug keeps ASCII letters and digits only. A name with other letters (Welsh "ŵ",
+    Polish "ł", Arabic, Chinese) has them folded to ASCII where they have a base letter, plus
+    a short hash of the whole name: otherwise "adroddiad-ŵyl.txt" and "adroddiad-wyl.txt", or
+    any two Chinese names (both "report"), would share an id and one would replace the other.
+    """
+    stem = PurePath(source).stem
+    if not any(c.isalnum() and not c.isascii() for c in stem):
+        return slugify(stem)
+    folded = unicodedata.normalize("NFKD", stem).encode("ascii", "ignore").decode("ascii")
+    digest = hashlib.sha256(stem.encode("utf-8")).hexdigest()[:8]
+    return f"{slugify(folded)}-{digest}"
 
 
 def extract_metadata(text: str, source: str, file_type: str = "txt") -> ReportMeta:

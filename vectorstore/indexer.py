@@ -20,7 +20,7 @@ from ingest.models import LoadedDocument, ParsedReport, content_hash
 from ingest.parse import parse_document
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.store import ReportStore
+from vectorstore.store import ReportStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +161,9 @@ class Indexer:
                         chunks=len(report.chunks), embedded=len(vectors))
         except IngestError as exc:
             return done("failed", str(exc))
+        except StoreError as exc:  # disk full, read-only, server down: the file is fine, the store is not
+            log.warning("%s: %s", name, exc)
+            return done("failed", f"{name}: {exc}")
         except Exception as exc:  # one broken file must not stop the batch
             log.exception("unexpected error ingesting %s", name)
             return done("failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")

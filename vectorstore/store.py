@@ -535,8 +535,24 @@ class ReportStore:
         1. write the new chunks (their ids carry the version, so old ones stay untouched);
         2. upsert the manifest record: this switches the report to the new version;
         3. delete the report's chunks of any other version.
+
+        A store that cannot be written (disk full, read-only) is a ``StoreError``; whatever step
+        failed, readers still see the old version (or nothing), and the next ingest's
+        :meth:`repair` removes chunks written before the failure.
         """
         self._validate(report, embeddings)
+        try:
+            self._put(report, embeddings)
+        except (ChromaError, OSError) as exc:
+            raise self._write_failed(exc) from exc
+
+    def _write_failed(self, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"the store at {self.location} cannot be written ({' '.join(str(exc).split())}): is the disk "
+            "full or the folder read-only? Nothing half-written is served; free space and ingest again."
+        )
+
+    def _put(self, report: ParsedReport, embeddings: Sequence[Sequence[float]]) -> None:
         meta = report.meta
         version = meta.content_hash
         ids = [c.chunk_id for c in report.chunks]
@@ -582,11 +598,14 @@ class ReportStore:
         Returns whether the report was in the manifest; stray chunks are removed either way.
         """
         existed = bool(self._reports.get(ids=[report_id], include=[])["ids"])
-        if existed:
-            self._reports.delete(ids=[report_id])
-            self._bump()
-        chunk_ids = self._chunk_ids({"report_id": report_id})
-        self._delete_chunks(chunk_ids)
+        try:
+            if existed:
+                self._reports.delete(ids=[report_id])
+                self._bump()
+            chunk_ids = self._chunk_ids({"report_id": report_id})
+            self._delete_chunks(chunk_ids)
+        except (ChromaError, OSError) as exc:
+            raise self._write_failed(exc) from exc
         log.info("removed %s: %d chunks", report_id, len(chunk_ids))
         return existed
 
