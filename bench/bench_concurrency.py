@@ -16,8 +16,10 @@ Streamlit app shares one Assistant (``st.cache_resource``) across every session.
 ``--mode processes``: one process per asker (multiprocessing, spawn), each building its own
 Assistant from Settings over the same store: the same data dir for the embedded store (several
 ``PersistentClient`` readers of one directory), or the same server with --chroma-url /
---start-server. Start-up (model load, keyword index) happens before the barrier and is
-reported apart. Each process's torch uses as many threads as there are cores unless
+--start-server. Several embedded readers of one directory worked in our runs (8 processes,
+no errors, the same answers as one); Chroma does not support writing to one directory from
+several processes, so anything that also ingests should use a server. Start-up (model load,
+keyword index) happens before the barrier and is reported apart. Each process's torch uses as many threads as there are cores unless
 ``--torch-threads`` says otherwise (it sets ``torch.set_num_threads`` in threads mode too), so
 N processes oversubscribe the CPU N times over by default.
 
@@ -29,8 +31,10 @@ kinds, and the first traceback in full).
 
 ``--writer SECONDS`` (threads mode) adds a third phase: the same askers while a writer thread
 re-puts one report (same text, new version) every SECONDS through the shared store, so asks
-refresh the listing and keyword index concurrently. Answers may then legitimately differ for
-a moment (dense hits of the version just replaced are dropped), so read its errors first.
+refresh the listing and keyword index concurrently. An ask that overlaps a write may then
+give a slightly different answer (while a report is replaced, the dense top-k holds both
+versions' chunks and the stale ones are dropped; re-puts between asks change no answer), so
+read that phase's errors first and its mismatches as a measure of that window.
 """
 
 from __future__ import annotations
@@ -410,6 +414,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.askers < 1 or args.rounds < 1:
         parser.error("--askers and --rounds must be at least 1")
+    if args.writer and args.mode != "threads":
+        parser.error("--writer needs --mode threads (it writes through the shared store)")
     logs.configure(0)
     result = run(args.mode, args.askers, args.rounds, args.seed, args.data_dir, args.chroma_url, args.collection,
                  args.start_server, args.torch_threads, args.writer)
@@ -447,8 +453,9 @@ def main() -> None:
             print(f"{r['askers']} askers + writer: {w['writes']} writes during the phase, {w['errors']} failed"
                   + (f"; first:\n{w['first_error']}" if w["first_error"] else ""))
         if r["mismatched"]:
-            why = (" (expected with the writer: the re-put report's chunk ids change, and ties in ranking are "
-                   "broken by chunk id; dense hits of a version just replaced are dropped)" if r["writer"] else "")
+            why = (" (asks that overlap a write: while a report is replaced the dense top-k holds both versions'"
+                   " chunks and the old ones are dropped, and the keyword index can be a generation behind;"
+                   " the same re-puts done between asks change no answer)" if r["writer"] else "")
             print(f"{r['askers']} askers{' + writer' if r['writer'] else ''}: {r['mismatched']} answers differ "
                   f"from the single asker's{why}, e.g. {r['mismatched_questions'][:3]}")
         if r["errors"] or r["setup_errors"]:

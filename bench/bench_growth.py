@@ -1,7 +1,7 @@
 """Growth: how ingest, disk, memory, the keyword index and ask latency grow with the corpus.
 
     .venv/bin/python -m bench.bench_growth [--reports N [N ...]] [--fresh] [--noise SIGMA]
-        [--chroma-url URL [--server-path DIR] | --start-server] [--svg PATH] [--json]
+        [--chroma-url URL [--server-path DIR] | --start-server] [--torch-threads N] [--svg PATH] [--json]
 
 The corpus is synthetic but realistic: the five sample reports are parsed and embedded once
 with the real model, then copied into reports of their own (new report id, content hash and
@@ -29,7 +29,9 @@ instead (a new temp dir, or a new collection prefix on a server). For every size
   ``list_reports()`` calls an ask makes and their ms per ask (the JSON also has
   ``generation``, ``_list_reports`` and ``all_chunks``), and the longest answer;
 * the parts of retrieval alone, over the same questions (p50): ``embed_query``, the Chroma
-  query the dense side makes (``store.query``, k = fetch_k, unscoped) and BM25 ``top``;
+  query the dense side makes (``store.query``, k = fetch_k, unscoped) and BM25 ``top``; and
+  the 1-minute load average ("load1"): with torch's default of one thread per core, any other
+  busy process makes ``embed_query`` (so every ask) many times slower, see ``--torch-threads``;
 * writes: the ms per report spent in each part of ``put_report`` (chunk upsert, manifest
   upsert, stale-chunk query, generation bump, the rest), then one upload: the first sample
   report put again under a new version, and what the next ``list_reports()``, keyword index
@@ -284,6 +286,7 @@ def measure(settings: Settings, store: Any, embedder: Any, templates: list, disk
     row["dense_p50_ms"] = p50([a + b for a, b in zip(embed_ms, chroma_ms)])
     row["bm25_top_p50_ms"] = p50(bm25_ms)
 
+    row["load1"] = os.getloadavg()[0]  # other work on the machine inflates the ask figures
     row["rss_mb"] = vm_rss_mb()
     row["peak_rss_mb"] = peak_rss_mb()
     row["server_rss_mb"] = vm_rss_mb(server_pid) if server_pid else None
@@ -327,14 +330,18 @@ def _progress() -> Any:
 
 
 def run(sizes: list[int], *, fresh: bool, noise: float, seed: int, chroma_url: str | None,
-        server_path: Path | None, start_server: bool, on_row: Callable[[dict], None] | None = None) -> dict:
+        server_path: Path | None, start_server: bool, torch_threads: int | None = None,
+        on_row: Callable[[dict], None] | None = None) -> dict:
     import numpy as np
+    import torch
 
     from vectorstore.embeddings import Embedder
     from vectorstore.indexer import Indexer
     from vectorstore.store import ReportStore
 
     sizes = sorted(set(sizes))
+    if torch_threads:
+        torch.set_num_threads(torch_threads)
     rng = np.random.default_rng(seed)
     rows: list[dict] = []
     with ExitStack() as stack:
@@ -413,6 +420,8 @@ def run(sizes: list[int], *, fresh: bool, noise: float, seed: int, chroma_url: s
         "store": "server" if chroma_url else "embedded",
         "chroma_url": chroma_url,
         "noise": noise,
+        "torch_threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(),
         "templates": [{"report_id": r.meta.report_id, "chunks": len(r.chunks)} for r, _ in templates],
         "prepare_s": prepare_s,
         "rows": rows,
@@ -435,7 +444,7 @@ STORE_COLUMNS = (
     ("kw +MB", "keyword_rss_mb", ".0f"),
 )
 QUERY_COLUMNS = (
-    ("chunks", "chunks", "d"), ("retr p50", "retrieve_p50_ms", ".0f"), ("retr p95", "retrieve_p95_ms", ".0f"),
+    ("chunks", "chunks", "d"), ("load1", "load1", ".1f"), ("retr p50", "retrieve_p50_ms", ".0f"), ("retr p95", "retrieve_p95_ms", ".0f"),
     ("total p50", "total_p50_ms", ".0f"), ("total p95", "total_p95_ms", ".0f"), ("answered", "answered", "d"),
     ("list/ask", "list_reports_calls_per_ask", ".1f"), ("list ms/ask", "list_reports_ms_per_ask", ".0f"),
     ("embed p50", "embed_query_p50_ms", ".1f"), ("chroma p50", "chroma_query_p50_ms", ".1f"),
@@ -541,6 +550,9 @@ def main() -> None:
     server.add_argument("--chroma-url", help="a running Chroma server (collections g<random>... are dropped after)")
     server.add_argument("--start-server", action="store_true", help="start `chroma run` in a temp dir for the run")
     parser.add_argument("--server-path", type=Path, help="the --chroma-url server's --path, for its size on disk")
+    parser.add_argument("--torch-threads", type=int,
+                        help="torch.set_num_threads (default: torch's, one per core; on a busy machine 1 is "
+                             "far steadier)")
     parser.add_argument("--svg", type=Path, help="write a line chart here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -552,7 +564,8 @@ def main() -> None:
                   f"ask total p50 {row['total_p50_ms']:.0f} ms", flush=True)
 
     result = run(args.reports, fresh=args.fresh, noise=args.noise, seed=args.seed, chroma_url=args.chroma_url,
-                 server_path=args.server_path, start_server=args.start_server, on_row=show)
+                 server_path=args.server_path, start_server=args.start_server, torch_threads=args.torch_threads,
+                 on_row=show)
     if args.svg:
         args.svg.write_text(svg_chart(result["rows"]), encoding="utf-8")
     if args.json:
@@ -560,7 +573,8 @@ def main() -> None:
         return
     rows = result["rows"]
     print(f"\n{result['store']} store, {result['mode']} mode; templates embedded in {result['prepare_s']:.1f} s; "
-          f"noise {result['noise']}")
+          f"noise {result['noise']}; "
+          f"{result['cpus']} CPUs, torch threads {result['torch_threads']}")
     print("store, memory and index (put s / chunks/s are for the reports added at this size)")
     print(table(rows, STORE_COLUMNS))
     print(f"\nasks over {rows[0]['asks'] if rows else 0} questions (ms; list/ask = list_reports() calls per ask)")

@@ -376,7 +376,8 @@ def _decode(data: bytes, name: str, what: str) -> tuple[str, str]:
 
 
 def _bomless_utf16(data: bytes) -> str | None:
-    """"utf-16-le"/"utf-16-be" if ``data`` reads as mostly-ASCII UTF-16 without a BOM, else None.
+    """The codec ("utf-16-le" or "utf-16-be") if ``data`` reads as mostly-ASCII UTF-16 without
+    a BOM, else None.
 
     Such text has a NUL in every other byte; so do many binary formats, so the other byte of
     nearly every pair must also be printable ASCII or a line break before it counts as text.
@@ -521,8 +522,11 @@ _DRAWS_TEXT = re.compile(rb"T[jJ]|Do|['\"]")
 
 
 def _draws_text(page: object) -> bool:
-    contents = page.get_contents()  # type: ignore[attr-defined]
-    return contents is not None and _DRAWS_TEXT.search(contents.get_data()) is not None
+    try:
+        contents = page.get_contents()  # type: ignore[attr-defined]
+        return contents is not None and _DRAWS_TEXT.search(contents.get_data()) is not None
+    except Exception:  # let extract_text meet (and report) whatever is wrong, under watch
+        return True
 
 
 def _too_slow(name: str, index: int, n_pages: int) -> UnreadableFile:
@@ -900,8 +904,8 @@ def _tidy_lines(raw: str) -> str:
     return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip("\n")
 
 
-_FLAT_DROP = re.compile(
-    r"<(script|style|noscript|template|head)\b.*?</\1\s*>|<!--.*?-->", re.IGNORECASE | re.DOTALL
+_FLAT_DROP = re.compile(  # an element left open runs to the end, as a browser reads it
+    r"<(script|style|noscript|template|head)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)", re.IGNORECASE | re.DOTALL
 )
 _FLAT_BLOCK = re.compile(r"<(?:/?(?:p|div|h[1-6]|li|tr|ul|ol|table|section|article)|br)\b[^>]*>", re.IGNORECASE)
 _FLAT_TAG = re.compile(r"<[^>]*>")

@@ -450,6 +450,13 @@ def write_hostile_folder(folder: Path, outside: Path, *, big_mb: int = 50, max_f
         s.add(f"big-{big_mb}mb.txt", big_text(big_mb), f"{big_mb} MB of text", "ingested",
               text=("1.1 The committee noted item 1 of part 1: the \u00a38k budget",))
 
+    # names that would break a one-line message or mislead a reader
+    s.add("new\nline report.txt", b"Minutes of the meeting\n\nThe committee agreed the budget for 2024.\n",
+          "a newline in the file name", "ingested", text=("The committee agreed the budget for 2024.",))
+    s.add("tab\tand\x1b[31mansi.txt", b"", "a tab and an ANSI escape in the name", "failed", reason=("empty",))
+    s.add("invoice-\u202etxt.exe.txt", os.urandom(2048), "a right-to-left override in the name", "failed",
+          reason=("binary",))
+
     # links and special files: none may be followed out of the folder
     def link(target: Path, directory: bool = False) -> Callable[[Path], None]:
         return lambda path: path.symlink_to(target, target_is_directory=directory)

@@ -15,8 +15,6 @@ import pytest
 
 from tests import browser
 
-pytestmark = pytest.mark.slow
-
 if why := browser.missing():
     if os.environ.get("CI"):
         raise RuntimeError(f"the end-to-end test cannot run on CI: {why}")

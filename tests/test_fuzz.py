@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
 
 from assistant.models import Answer, Passage
-from assistant.verify import verify
+from assistant.verify import inert, verify
 from ingest.models import LoadedDocument, ParsedReport
 from ingest.parse import parse_document
 from tests.samples import ALL, sample_text
@@ -215,8 +215,8 @@ def check_verified(result, given: list[Passage], draft: str) -> None:
         assert c.quote and c.quote == c.quote.strip()
     markers = {int(n) for m in _MARKER.finditer(result.answer) for n in re.findall(r"\d+", m.group(0))}
     assert markers == {c.marker for c in result.citations}
-    # The verifier only removes: every line it keeps was written by the draft.
-    flat = _squash(draft)
+    # The verifier only removes (and disarms Markdown links): every line it keeps was in the draft.
+    flat = _squash(inert(draft))
     for line in result.answer.splitlines():
         assert _squash(line) in flat, line
 
@@ -347,6 +347,9 @@ def check_answer(answer: Answer, question: str, store) -> None:
     if not re.search(r"[A-Za-z0-9]", question):  # nothing to search for: a refusal, not a guess
         assert not answer.answered and not answer.retrieved, answer.answer
     texts: dict[str, str] = {}
+    for p in answer.retrieved:
+        text = texts.setdefault(p.report_id, store.report_text(p.report_id))
+        assert text[p.start : p.end] == p.text
     for c in answer.citations:
         p = c.passage
         text = texts.setdefault(p.report_id, store.report_text(p.report_id))

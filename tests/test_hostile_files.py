@@ -12,6 +12,7 @@ printed ("files tried") is also what was checked.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import time
 from pathlib import Path
@@ -31,6 +32,9 @@ from vectorstore.store import ReportStore
 PDF_SECONDS = 3.0
 BIG_MB = 50
 MAX_FILE_MB = 40
+# What no one-line message or stored source may hold: controls (newlines, ANSI escapes) and
+# bidi overrides.
+UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 ESCAPES = [Path("/tmp/reports-qa-zip-slip.txt"), Path("/etc/reports-qa-zip-slip"), Path("/tmp/reports-qa-escape.txt")]
 
 
@@ -64,7 +68,7 @@ def hostile_run(tmp_path_factory: pytest.TempPathFactory, embedder):
                   f"({sum(r.status == 'failed' for r in results)} failed, "
                   f"{sum(r.status == 'ingested' for r in results)} ingested)")
             for r in results:
-                print(f"  {r.status:8} {r.seconds:6.2f}s {r.message or r.source}")
+                print(f"  {r.status:8} {r.seconds:6.2f}s {r.message or ascii(r.source)}")
             yield built, results, store, outside_before
         finally:
             store.close()
@@ -88,8 +92,9 @@ def test_bad_files_fail_alone_with_one_line_reasons(hostile_run) -> None:
             wrong.append(f"{h.name} ({h.what}): {r.status} {r.message!r}, expected {h.expect}")
             continue
         if h.expect == "failed":
-            assert "\n" not in r.message and "\r" not in r.message, r.message
-            assert r.message.startswith(r.source), r.message
+            assert not UNSAFE.search(r.message), repr(r.message)
+            # The indexer reports the name as found on disk; the message names it made safe.
+            assert r.message.startswith(display_name(r.source)), r.message
             assert len(r.message) < 400, r.message
             for words in h.reason:
                 assert words.lower() in r.message.lower(), (h.name, words, r.message)
@@ -100,9 +105,10 @@ def test_bad_files_fail_alone_with_one_line_reasons(hostile_run) -> None:
 
 def test_store_holds_exactly_the_ingested_reports(hostile_run) -> None:
     built, results, store, _ = hostile_run
-    ingested = {r.source for r in results if r.status == "ingested"}
-    failed = {r.source for r in results if r.status == "failed"}
+    ingested = {display_name(r.source) for r in results if r.status == "ingested"}
+    failed = {display_name(r.source) for r in results if r.status == "failed"}
     records = store.list_reports()
+    assert not any(UNSAFE.search(rec.meta.source) for rec in records)
     assert {rec.meta.source for rec in records} == ingested
     assert not {rec.meta.source for rec in records} & failed
 

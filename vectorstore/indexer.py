@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 from typing import Literal
 
-from ingest.loaders import IngestError, iter_report_files, load_bytes, load_document, upload_name
+from ingest.loaders import IngestError, display_name, iter_report_files, load_bytes, load_document, upload_name
 from ingest.metadata import report_id_for
 from ingest.models import LoadedDocument, ParsedReport, content_hash
 from ingest.parse import parse_document
@@ -92,11 +92,12 @@ class Indexer:
         entries = list(iter_report_files(paths))
         results = []
         for i, (path, error) in enumerate(entries):
-            progress.file_started(path.name, i, len(entries))
+            name = display_name(path.name)  # a name with a newline must not break a table row
+            progress.file_started(name, i, len(entries))
             if error is not None:
-                result = IngestResult(path.name, "failed", str(error))
+                result = IngestResult(name, "failed", str(error))
             else:
-                result = self._ingest_one(path.name, lambda p=path: load_document(p, max_bytes=self.max_bytes), progress)
+                result = self._ingest_one(name, lambda p=path: load_document(p, max_bytes=self.max_bytes), progress)
             progress.file_done(result)
             results.append(result)
         return results

@@ -661,12 +661,24 @@ class ReportStore:
             )
         if self._chunks.count() == 0:
             return []
-        got = self._chunks.query(
-            query_embeddings=[list(map(float, embedding))],
-            n_results=k,
-            where=where,
-            include=["metadatas", "documents", "distances"],
-        )
+        try:
+            got = self._chunks.query(
+                query_embeddings=[list(map(float, embedding))],
+                n_results=k,
+                where=where,
+                include=["metadatas", "documents", "distances"],
+            )
+        except ChromaError as exc:
+            if self.server_url:
+                raise
+            # Measured (tests/test_faults.py): an embedded store being written by another
+            # process can fail a search with "Error finding id". Chroma's embedded mode is
+            # one process; several processes need a server.
+            raise StoreError(
+                f"search of the store at {self.location} failed ({' '.join(str(exc).split())}); another "
+                "process may be writing to it. Ask again, and run a Chroma server (REPORTS_QA_CHROMA_URL) "
+                "when several processes share one store."
+            ) from exc
         results = []
         for cid, m, text, dist in zip(
             got["ids"][0], got["metadatas"][0], got["documents"][0], got["distances"][0]
