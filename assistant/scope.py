@@ -109,12 +109,20 @@ def _chronological(reports: list[ReportMeta]) -> list[ReportMeta]:
     return sorted(reports, key=lambda m: (m.date or "", m.report_id))
 
 
+HELD_LISTED = 12  # councils named in "I hold reports on: …" before "and N more"
+
+
 def held_summary(catalogue: list[ReportMeta]) -> str:
     """"North Somerset Council (21 Oct 2020); Southend-on-Sea Borough Council (12 Jul 2016, 17 Sep 2019)"."""
     by_council: dict[str, list[str]] = {}
     for meta in _chronological(catalogue):
         by_council.setdefault(meta.council or meta.source, []).append(format_date(meta.date) or "undated")
-    return "; ".join(f"{c} ({', '.join(d)})" for c, d in sorted(by_council.items()))
+    items = [f"{c} ({', '.join(d)})" for c, d in sorted(by_council.items())]
+    # Measured by bench_growth: at 2,000 councils an unbounded list made a 77,000-character refusal.
+    if len(items) > HELD_LISTED:
+        rest = len(items) - HELD_LISTED
+        items = [*items[:HELD_LISTED], f"and {rest} more council{'s' if rest > 1 else ''} (see `reports-qa reports`)"]
+    return "; ".join(items)
 
 
 def councils_named(question: str) -> list[Council]:
