@@ -78,7 +78,8 @@ def test_every_hostile_file_gets_one_result(hostile_run) -> None:
     built, results, _, _ = hostile_run
     by_source = [r.source for r in results]
     assert len(by_source) == len(set(by_source)), "a file was reported twice"
-    assert sorted(by_source) == sorted(h.name for h in built.files), "a file was skipped without a word"
+    assert sorted(by_source) == sorted(display_name(h.name) for h in built.files), "a file was skipped without a word"
+    assert all(s == display_name(s) for s in by_source), "a result names a file unsafely"
     assert len(results) >= 50
 
 
@@ -87,13 +88,13 @@ def test_bad_files_fail_alone_with_one_line_reasons(hostile_run) -> None:
     result = {r.source: r for r in results}
     wrong = []
     for h in built.files:
-        r = result[h.name]
+        r = result[display_name(h.name)]
         if r.status != h.expect:
             wrong.append(f"{h.name} ({h.what}): {r.status} {r.message!r}, expected {h.expect}")
             continue
         if h.expect == "failed":
             assert not UNSAFE.search(r.message), repr(r.message)
-            # The indexer reports the name as found on disk; the message names it made safe.
+            # Both the result and its message name the file made safe.
             assert r.message.startswith(display_name(r.source)), r.message
             assert len(r.message) < 400, r.message
             for words in h.reason:
@@ -128,7 +129,7 @@ def test_ingested_text_is_right_and_holds_nothing_it_should_not(hostile_run) -> 
     for h in built.files:
         if h.expect != "ingested":
             continue
-        text = store.report_text(result[h.name].report_id)
+        text = store.report_text(result[display_name(h.name)].report_id)
         for wanted in h.text:
             assert wanted in text, (h.name, wanted, text[:300])
         for unwanted in h.absent:
