@@ -35,7 +35,7 @@ from assistant.models import Answer, Citation, Passage
 from assistant.verify import is_instruction, verify
 from reports_qa.settings import Settings
 from tests.samples import ALL, sample_text
-from tests.test_llm import StubServer
+from tests.test_llm import StubServer, stub_server  # noqa: F401  (stub_server: the module-scoped fixture)
 from ui.sources import passage_html, report_html
 from vectorstore.indexer import Indexer
 from vectorstore.store import ReportStore
@@ -97,15 +97,6 @@ def injected(tmp_path_factory: pytest.TempPathFactory, embedder) -> Iterator[tup
             yield Assistant(settings, store, embedder), result.report_id
         finally:
             store.close()
-
-
-@pytest.fixture(scope="module")
-def stub_server() -> Iterator[StubServer]:
-    stub = StubServer()
-    stub.thread.start()
-    yield stub
-    stub.server.shutdown()
-    stub.server.server_close()
 
 
 FINDINGS = "What did Ofsted judge Norfolk's children's services?"  # retrieves 1.1, 2.1, 2.2, 2.3...
