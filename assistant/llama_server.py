@@ -7,22 +7,14 @@ The benchmark and the real-model tests use it; so can a user without Ollama or v
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 from assistant.backend import BackendError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from reports_qa.local_server import ServerFailed, free_port, stop, wait_until_serving
 
 
 @contextlib.contextmanager
@@ -41,22 +33,10 @@ def llama_server(
             )
         base = f"http://127.0.0.1:{port}/v1"
         try:
-            deadline = time.monotonic() + wait_s
-            while True:
-                if proc.poll() is not None:
-                    raise BackendError(f"llama.cpp server exited: {log_path.read_text(errors='replace')[-2000:]}")
-                with contextlib.suppress(OSError):
-                    urllib.request.urlopen(f"{base}/models", timeout=2).read()
-                    break
-                if time.monotonic() > deadline:
-                    raise BackendError(f"llama.cpp server not up in {wait_s:.0f} s: "
-                                       f"{log_path.read_text(errors='replace')[-2000:]}")
-                time.sleep(0.2)
+            try:
+                wait_until_serving(proc, f"{base}/models", name="llama.cpp server", log_path=log_path, timeout=wait_s)
+            except ServerFailed as exc:
+                raise BackendError(str(exc)) from None
             yield base
         finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop(proc, grace=10)

@@ -6,15 +6,14 @@ Used by the end-to-end test and by ``bench/bench_app.py``.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from reports_qa.local_server import free_port, stop, wait_until_serving
 from reports_qa.settings import PROJECT_ROOT
 
 CHROMIUM = Path(os.environ.get("REPORTS_QA_CHROMIUM", "/usr/bin/chromium"))
@@ -36,12 +35,6 @@ def missing() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def served_app(data_dir: Path, *, timeout: float = 180.0, env: dict[str, str] | None = None) -> Iterator[str]:
     """``streamlit run ui/app.py`` over ``data_dir`` on a free port; yields its URL once healthy."""
@@ -52,31 +45,16 @@ def served_app(data_dir: Path, *, timeout: float = 180.0, env: dict[str, str] | 
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
     ]
     full_env = {**os.environ, "REPORTS_QA_DATA_DIR": str(data_dir), **(env or {})}
-    log = open(data_dir / "streamlit.log", "wb")  # noqa: SIM115  (closed below)
-    proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
+    log_path = data_dir / "streamlit.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {proc.returncode}: {(data_dir / 'streamlit.log').read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read() == b"ok":
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the app did not answer {url}/_stcore/health within {timeout:.0f} s")
-            time.sleep(0.5)
+        wait_until_serving(proc, f"{url}/_stcore/health", name="streamlit", log_path=log_path, timeout=timeout,
+                           expect=b"ok", interval=0.5)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+        stop(proc)
 
 
 @contextmanager

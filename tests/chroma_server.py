@@ -10,16 +10,14 @@ from __future__ import annotations
 import http.client
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from tests.browser import free_port
+from reports_qa.local_server import free_port, stop, wait_until_serving
 
 
 def _chroma_cli() -> str:
@@ -44,26 +42,12 @@ class ChromaServer:
                 [_chroma_cli(), "run", "--path", str(self.path), "--host", "127.0.0.1", "--port", str(self.port)],
                 stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
             )
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chroma run exited with {self.proc.returncode}: {self.log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/api/v2/heartbeat", timeout=2):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"chroma run did not answer on {self.url} within {timeout:.0f} s") from None
-                time.sleep(0.2)
+        wait_until_serving(self.proc, f"{self.url}/api/v2/heartbeat", name="chroma run", log_path=self.log, timeout=timeout)
+        return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop(self.proc)
         self.proc = None
 
     def restart(self) -> None:

@@ -115,7 +115,7 @@ def test_the_next_question_works_after_the_server_restarts(server_env, server, e
 
 
 def test_a_server_that_is_down_is_a_clear_error_and_a_non_zero_exit(server_env, monkeypatch):
-    from tests.browser import free_port
+    from reports_qa.local_server import free_port
 
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     env = {**server_env, "REPORTS_QA_CHROMA_URL": url}

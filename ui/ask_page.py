@@ -47,6 +47,7 @@ def sidebar(catalogue: list[ReportMeta], settings: Settings) -> tuple[dict[str, 
                            help="Whichever writes the answer, every citation is checked against its passage.")
     if st.button("New conversation", icon=":material/add_comment:", width="stretch"):
         state.messages, state.open = [], None
+    st.caption(f"{len(catalogue)} reports held: " + ", ".join(councils))
     filters: dict[str, Any] = {}
     if chosen:
         filters["councils"] = chosen
@@ -164,8 +165,6 @@ def ask_page(assistant, settings: Settings) -> None:
     catalogue = assistant.catalogue()
     with st.sidebar:
         filters, k, backend = sidebar(catalogue, settings)
-        held = sorted({m.council for m in catalogue if m.council})
-        st.caption(f"{len(catalogue)} reports held: " + ", ".join(held))
 
     st.title("Ask the reports")
     if not catalogue:

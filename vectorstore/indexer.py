@@ -120,8 +120,7 @@ class Indexer:
         folder = self.settings.uploads_dir
         try:
             folder.mkdir(parents=True, exist_ok=True)
-            for old in folder.glob(f"{report_id}.*"):
-                old.unlink()
+            _forget_upload(self.settings, report_id)  # a copy under another type, e.g. .txt replaced by .pdf
             tmp = folder / f".{report_id}{suffix}.part"
             tmp.write_bytes(data)
             tmp.replace(folder / f"{report_id}{suffix}")
@@ -173,5 +172,9 @@ class Indexer:
 def remove_report(store: ReportStore, settings: Settings, report_id: str) -> None:
     """Remove a report from the store, and the kept copy of its upload if it came as one."""
     store.remove_report(report_id)
+    _forget_upload(settings, report_id)
+
+
+def _forget_upload(settings: Settings, report_id: str) -> None:
     for kept in settings.uploads_dir.glob(f"{report_id}.*"):
         kept.unlink(missing_ok=True)

@@ -93,9 +93,9 @@ class ReportRecord:
     version: str  # the content hash of the text the chunks were cut from
 
 
-def chroma_settings() -> ChromaSettings:
+def chroma_settings(**extra: Any) -> ChromaSettings:
     """Chroma client settings: no telemetry, and no API that could wipe the whole store."""
-    return ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False, **extra)
 
 
 def make_client(settings: Settings) -> ClientAPI:
@@ -127,7 +127,7 @@ def _http_client(settings: Settings) -> ClientAPI:
     try:
         client = chromadb.HttpClient(
             host=url.hostname, port=url.port or (443 if ssl else 8000), ssl=ssl,
-            settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False, **extra),
+            settings=chroma_settings(**extra),
         )
     except Exception as exc:  # the client checks the server on creation
         raise server_error(settings.chroma_url, exc) from exc
@@ -168,12 +168,17 @@ def _retrying(url: str, retries: int, call: Any) -> Any:
     raise AssertionError("unreachable")
 
 
+def _one_line(exc: BaseException) -> str:
+    """An exception's text fit for a one-line message (Chroma's and httpx's span lines)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
 def server_error(url: str, exc: BaseException) -> StoreError:
     """What to tell a user whose Chroma server failed a request."""
     if isinstance(exc, httpx.HTTPStatusError):
         text = f"HTTP {exc.response.status_code} {exc.response.reason_phrase}"
     else:
-        text = " ".join(str(exc).split()) or type(exc).__name__
+        text = _one_line(exc)
     if any(s in text for s in ("401", "403", "Unauthorized", "Forbidden", "Permission")):
         return StoreError(f"The Chroma server at {url} refused our token ({text}). "
                           "Check REPORTS_QA_CHROMA_TOKEN and REPORTS_QA_CHROMA_TOKEN_HEADER.")
@@ -548,7 +553,7 @@ class ReportStore:
 
     def _write_failed(self, exc: BaseException) -> StoreError:
         return StoreError(
-            f"the store at {self.location} cannot be written ({' '.join(str(exc).split())}): is the disk "
+            f"the store at {self.location} cannot be written ({_one_line(exc)}): is the disk "
             "full or the folder read-only? Nothing half-written is served; free space and ingest again."
         )
 
@@ -675,7 +680,7 @@ class ReportStore:
             # process can fail a search with "Error finding id". Chroma's embedded mode is
             # one process; several processes need a server.
             raise StoreError(
-                f"search of the store at {self.location} failed ({' '.join(str(exc).split())}); another "
+                f"search of the store at {self.location} failed ({_one_line(exc)}); another "
                 "process may be writing to it. Ask again, and run a Chroma server (REPORTS_QA_CHROMA_URL) "
                 "when several processes share one store."
             ) from exc
