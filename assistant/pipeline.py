@@ -6,19 +6,22 @@ The one place that puts the steps together, for the CLI, the UI and the eval run
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import replace
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from assistant import grades
 from assistant.backend import AnswerBackend, BackendError
 from assistant.extractive import ExtractiveBackend
 from assistant.followup import strip_places
 from assistant.keywords import SCOPE_WORDS, terms
-from assistant.models import Answer, Message, Passage, describe_report
+from assistant.models import Answer, Citation, Message, Passage, describe_report
 from assistant.retriever import HybridRetriever
 from assistant.scope import Filters, Scope, ScopeError, held_summary, infer_scope
 from assistant.verify import verify
+from ingest.judgements import Judgement
 from ingest.models import ReportMeta, Section
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
@@ -145,6 +148,39 @@ class Assistant:
             )
         return out
 
+    def _judgement_passage(self, meta: ReportMeta, j: Judgement, number: int) -> Passage | None:
+        """The section a judgement was read from, as a citable passage (None if the text moved on)."""
+        record = next((r for r in self.store.list_reports() if r.meta.report_id == meta.report_id), None)
+        if record is None:
+            return None
+        text, sections = self._report(meta.report_id, record.version)
+        if text[j.start : j.end] != j.quote:
+            return None
+        holding = [s for s in sections.values() if s.start <= j.start and j.end <= s.end]
+        if not holding:
+            return None
+        section = min(holding, key=lambda s: (s.end - s.start, -s.level))
+        start, end = section.start, section.end
+        if end - start > MAX_PASSAGE_CHARS:  # a long section: the lines around the quote
+            start = max(start, text.rfind("\n", start, max(start, j.start - MAX_PASSAGE_CHARS // 3)) + 1)
+            end = min(end, max(j.end, start + MAX_PASSAGE_CHARS))
+        return Passage(
+            number=number,
+            report_id=meta.report_id,
+            source=meta.source,
+            council=meta.council,
+            meeting=meta.meeting,
+            date=meta.date,
+            section_id=section.id,
+            section=section.label,
+            section_title=section.title,
+            section_path=tuple(section.path),
+            text=text[start:end],
+            start=start,
+            end=end,
+            page=section.page,
+        )
+
     def _search(self, query: str, k: int, report_ids: list[str] | None) -> list[Any]:
         docs = self.retriever.invoke(query, k=k, report_ids=report_ids)
         return self.reranker.rerank(query, docs) if self.reranker else docs
@@ -246,6 +282,31 @@ class Assistant:
             yield refuse(scope.refusal, standalone_question=standalone, filters=scope_dict, notes=scope.notes)
             return
 
+        grade_query = grades.parse(standalone)
+        graded = None
+        if grade_query is not None:
+            tick = time.perf_counter()
+            graded = grades.answer(grade_query, scope.reports, self.store.judgements(), self._judgement_passage,
+                                   compare=scope.compare, years=scope.years,
+                                   one_council=len({m.council for m in scope.reports}) == 1)
+            if graded is not None and not grade_query.why:
+                yield graded.text
+                yield Answer(
+                    question=question,
+                    answer=graded.text,
+                    answered=True,
+                    citations=graded.citations,
+                    retrieved=graded.passages,
+                    backend=engine.name,
+                    timings_ms={"retrieve": (time.perf_counter() - tick) * 1000, "generate": 0.0,
+                                "total": (time.perf_counter() - started) * 1000},
+                    notes=list(scope.notes),
+                    standalone_question=standalone,
+                    filters=scope_dict,
+                    verification={"method": "judgement records", "citations": len(graded.citations)},
+                )
+                return
+
         query = strip_places(standalone) if scope.inferred else standalone
         if scope.compare:  # "how did X change" searches for X in each report
             query = " ".join(w for w in query.split() if w.lower().strip("?,.!") not in SCOPE_WORDS)
@@ -295,14 +356,18 @@ class Assistant:
                 f"{len(removed)} statement(s) in the draft answer were removed because the cited reports do not support them."
             )
         text = verified.answer
+        citations = verified.citations
         if not verified.answered:
             searched = ", ".join(sorted({p.council or p.source for p in passages})) or held_summary(scope.reports)
             text = f"The reports I hold don't say. I searched the reports on {searched}."
+        if graded is not None:  # "why was X rated Y?": the grade from its record, the reasons from the text
+            text, citations = _with_reasons(graded, text if verified.answered else "", verified.citations)
+            passages = graded.passages + passages
         yield Answer(
             question=question,
             answer=text,
-            answered=verified.answered,
-            citations=verified.citations,
+            answered=verified.answered or graded is not None,
+            citations=citations,
             retrieved=passages,
             backend=engine.name,
             timings_ms={**timings, "total": (time.perf_counter() - started) * 1000},
@@ -311,3 +376,19 @@ class Assistant:
             filters=scope_dict,
             verification=verified.report,
         )
+
+
+_MARKER_NUMBERS = re.compile(r"\[(\s*\d{1,3}(?:\s*(?:[,;&]|-|–|and)\s*\d{1,3})*\s*)\]")
+
+
+def _with_reasons(graded: grades.GradeAnswer, reasons: str, cited: list[Citation]) -> tuple[str, list[Citation]]:
+    """The grade lines, then the retrieved reasons with their markers numbered on after them."""
+    if not reasons:
+        return graded.text + "\n\nThe reports I hold give no reasons for this beyond the passages cited.", graded.citations
+    shift = len(graded.citations)
+
+    def renumber(m: re.Match[str]) -> str:
+        return "[" + re.sub(r"\d+", lambda d: str(int(d.group()) + shift), m.group(1)) + "]"
+
+    moved = [replace(c, marker=c.marker + shift) for c in cited]
+    return f"{graded.text}\n\nWhy, in the reports' words:\n{_MARKER_NUMBERS.sub(renumber, reasons)}", graded.citations + moved

@@ -11,6 +11,8 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from ingest.judgements import Judgement
+
 SectionKind = Literal["cover", "part", "heading", "paragraph"]
 
 
@@ -123,6 +125,7 @@ class ParsedReport:
     text: str
     sections: list[Section]
     chunks: list[Chunk]
+    judgements: list[Judgement] = field(default_factory=list)  # graded Ofsted judgements it states
 
     def section(self, section_id: str) -> Section:
         for s in self.sections:

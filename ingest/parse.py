@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ingest.chunker import TokenCounter, chunk_report
+from ingest.judgements import extract_judgements
 from ingest.metadata import extract_metadata
 from ingest.models import LoadedDocument, ParsedReport
 from ingest.sections import Layout, build_tree
@@ -31,4 +32,7 @@ def parse_document(
         page_at=page_at,
         layout=layout,
     )
-    return ParsedReport(meta=meta, text=doc.text, sections=sections, chunks=chunks)
+    return ParsedReport(
+        meta=meta, text=doc.text, sections=sections, chunks=chunks,
+        judgements=extract_judgements(doc.text, meta.date),
+    )

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 from typing import Literal
 
+from ingest.judgements import extract_judgements
 from ingest.loaders import IngestError, display_name, iter_report_files, load_bytes, load_document, upload_name
 from ingest.metadata import report_id_for
 from ingest.models import LoadedDocument, ParsedReport, content_hash
@@ -139,7 +140,11 @@ class Indexer:
             version = content_hash(doc.text)
             existing = self.store.get_report(report_id)
             if existing is not None and existing.version == version:
-                return done("unchanged", "already in the store", report_id=report_id,
+                message = "already in the store"
+                if existing.judgements_stale:  # stored before the extractor learnt something new
+                    self.store.set_judgements(report_id, extract_judgements(doc.text, existing.meta.date))
+                    message += "; Ofsted judgements read again"
+                return done("unchanged", message, report_id=report_id,
                             sections=existing.sections, chunks=existing.chunks)
             twin = self.store.find_by_hash(version)
             if twin is not None and twin.meta.report_id != report_id:

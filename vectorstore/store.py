@@ -7,7 +7,8 @@ Two collections share a prefix:
     embedded context line) and flat metadata saying exactly where in which report it sits.
 ``{prefix}_reports``
     The manifest, one record per report: the full text (so the UI can open and highlight a cited
-    passage), the ``ReportMeta`` fields, the current version and the section tree as JSON.
+    passage), the ``ReportMeta`` fields, the current version, the section tree and the graded
+    Ofsted judgements as JSON (they switch with the version, so they never disagree with the text).
     It is never searched, so each record carries the constant vector ``[1.0]``.
 ``{prefix}_state``
     One record, the generation: a fresh token written after every change to the manifest, so
@@ -44,6 +45,7 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaAuthError, ChromaError, NotFoundError
 
+from ingest.judgements import EXTRACTOR_VERSION, Judgement
 from ingest.models import ParsedReport, ReportMeta, Section
 from reports_qa.settings import Settings
 
@@ -91,6 +93,11 @@ class ReportRecord:
     sections: int
     chunks: int
     version: str  # the content hash of the text the chunks were cut from
+    judgements_version: int = 0  # the extractor that read its judgements; 0: never read
+
+    @property
+    def judgements_stale(self) -> bool:
+        return self.judgements_version != EXTRACTOR_VERSION
 
 
 def chroma_settings(**extra: Any) -> ChromaSettings:
@@ -237,6 +244,13 @@ def _clean(metadata: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in metadata.items() if v is not None}
 
 
+def _judgement_fields(judgements: Sequence[Judgement]) -> dict[str, Any]:
+    return {
+        "judgements_json": json.dumps([j.to_dict() for j in judgements], ensure_ascii=False),
+        "judgements_version": EXTRACTOR_VERSION,
+    }
+
+
 def _batches(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
@@ -260,7 +274,7 @@ class ReportStore:
         self._chunks = self._open_chunks()
         self._reports = self._open_collection(f"{prefix}_reports", metadata={"kind": "manifest"})
         self._state = self._open_collection(f"{prefix}_state", metadata={"kind": "state"})
-        self._listing: tuple[str, list[ReportRecord]] | None = None
+        self._listing: tuple[str, list[ReportRecord], list[tuple[ReportMeta, Judgement]]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, model_name: str, dimension: int) -> ReportStore:
@@ -376,6 +390,7 @@ class ReportStore:
             sections=int(metadata.get("section_count", 0)),
             chunks=int(metadata.get("chunk_count", 0)),
             version=str(metadata.get("version", meta.content_hash)),
+            judgements_version=int(metadata.get("judgements_version", 0)),
         )
 
     def _manifest(self, report_id: str, include: list[str]) -> dict[str, Any] | None:
@@ -412,25 +427,51 @@ class ReportStore:
         Cached until the generation changes: at tens of thousands of reports, listing the
         manifest costs far more than a question.
         """
+        return list(self._listed()[1])
+
+    def judgements(self, report_ids: Sequence[str] | None = None) -> list[tuple[ReportMeta, Judgement]]:
+        """Every stored judgement with the report it is from, in catalogue order (cached likewise)."""
+        rows = self._listed()[2]
+        if report_ids is None:
+            return list(rows)
+        wanted = set(report_ids)
+        return [row for row in rows if row[0].report_id in wanted]
+
+    def _listed(self) -> tuple[str, list[ReportRecord], list[tuple[ReportMeta, Judgement]]]:
         generation = self.generation()
         if self._listing is None or self._listing[0] != generation:
-            self._listing = (generation, self._list_reports())
-        return list(self._listing[1])
+            self._listing = (generation, *self._list_reports())
+        return self._listing
 
-    def _list_reports(self) -> list[ReportRecord]:
-        records: list[ReportRecord] = []
+    def _list_reports(self) -> tuple[list[ReportRecord], list[tuple[ReportMeta, Judgement]]]:
+        listed: list[tuple[ReportRecord, list[Judgement]]] = []
         total = self._reports.count()
         for window in _batches(total, self._max_batch):
             got = self._reports.get(
                 include=["metadatas"], limit=window.stop - window.start, offset=window.start
             )
-            records.extend(self._record(m) for m in got["metadatas"] or [])
+            for m in got["metadatas"] or []:
+                raw = json.loads(m.get("judgements_json") or "[]")
+                listed.append((self._record(m), [Judgement.from_dict(d) for d in raw]))
 
-        def key(r: ReportRecord) -> tuple:
-            m = r.meta
+        def key(item: tuple[ReportRecord, list[Judgement]]) -> tuple:
+            m = item[0].meta
             return (m.council is None, (m.council or "").casefold(), m.date is None, m.date or "", m.report_id)
 
-        return sorted(records, key=key)
+        listed.sort(key=key)
+        return [r for r, _ in listed], [(r.meta, j) for r, js in listed for j in js]
+
+    def set_judgements(self, report_id: str, judgements: Sequence[Judgement]) -> None:
+        """Store a report's judgements read by a newer extractor; text, chunks and version stay."""
+        found = self._manifest(report_id, ["metadatas"])
+        if not found:
+            raise ReportNotFoundError(f"no report {report_id!r} in the store at {self.location}")
+        metadata = {**found["metadatas"], **_judgement_fields(judgements)}
+        try:
+            self._reports.update(ids=[report_id], metadatas=[metadata])
+            self._bump()
+        except (ChromaError, OSError) as exc:
+            raise self._write_failed(exc) from exc
 
     def sections(self, report_id: str) -> list[Section]:
         found = self._manifest(report_id, ["metadatas"])
@@ -581,6 +622,7 @@ class ReportStore:
                 "section_count": len(report.sections),
                 "chunk_count": len(report.chunks),
                 "sections_json": json.dumps([s.to_dict() for s in report.sections], ensure_ascii=False),
+                **_judgement_fields(report.judgements),
             }
         )
         self._reports.upsert(  # 2
