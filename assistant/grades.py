@@ -19,12 +19,14 @@ from ingest.models import ReportMeta
 # A question about grades says so: "rated", "graded", "judgement", "Ofsted outcome".
 INTENT = re.compile(
     r"\b(?:grades?|graded|grading|rated|ratings?|judge?ments?|judged|verdict|ofsted\s+(?:outcome|result)s?"
-    r"|overall\s+effectiveness|(?:got|received|given|achieved|awarded)\s+(?:an?\s+)?"
+    r"|overall\s+effectiveness|(?:get|gets|got|getting|received|given|achieved|awarded)\s+(?:an?\s+)?"
     r"(?:outstanding|good|inadequate|requires?\s+improvement|ri)\b)",
     re.IGNORECASE,
 )
 WHY = re.compile(r"\b(?:why|reasons?|because|explain\w*|what\s+led|how\s+come|what\s+did\s+(?:ofsted|inspectors)\s+say)\b", re.I)
 PREVIOUS = re.compile(r"\b(?:before|previous(?:ly)?|prior|preceding|last\s+(?:inspection|time)|earlier\s+inspection)\b", re.I)
+# "Which councils required improvement ...?": asking who, naming a grade.
+WHO = re.compile(r"\b(?:which|what)\s+(?:councils?|authorities|local\s+authorities|areas)\b|^\s*who\b", re.I)
 NOT = re.compile(r"(?:\bnot|n't|\bnever|\bother\s+than|\bbelow|\bless\s+than)\b[\w\s]*$", re.I)
 _GRADE_WORDS = (
     ("Requires improvement to be good", re.compile(r"\brequir\w*\s+improvement(?:\s+to\s+be\s+good)?|\bRI\b", re.I)),
@@ -58,7 +60,8 @@ class GradeQuery:
 
 def parse(question: str) -> GradeQuery | None:
     """The grade question in ``question``, or None when it is not one."""
-    if not INTENT.search(question):
+    named_grade = any(p.search(question) for _, p in _GRADE_WORDS)
+    if not (INTENT.search(question) or (WHO.search(question) and named_grade)):
         return None
     rest = question
     grades: list[str] = []
@@ -138,8 +141,26 @@ def _inspection(meta: ReportMeta, js: Sequence[Judgement]) -> str:
     return f"{kind}, {dates}"
 
 
-def _line(j: Judgement, cite: str) -> str:
-    return f"- {j.area_label}: {j.grade}{cite}"
+def area_words(j: Judgement) -> str:
+    """The report's own name for the area ("The experience and progress of children in care and
+    care leavers"), else ours."""
+    words = j.area_text if j.area_text and j.area_text != "all areas" else j.area_label
+    words = re.sub(r"^the\s+", "", words, flags=re.I)
+    return words[0].upper() + words[1:]
+
+
+def _lines(js: Sequence[Judgement], cite: Callable[[Judgement], str]) -> list[str]:
+    """One line per judgement; those read from one "across all areas" statement share a line."""
+    lines = []
+    shared = [j for j in js if j.area_text == "all areas"]
+    for j in js:
+        if j in shared:
+            if j is shared[0]:
+                names = ", ".join(s.area_label.lower() for s in shared)
+                lines.append(f"- All graded areas ({names}): {j.grade}{cite(j)}")
+            continue
+        lines.append(f"- {area_words(j)}: {j.grade}{cite(j)}")
+    return lines
 
 
 def answer(query: GradeQuery, reports: Sequence[ReportMeta], rows: Sequence[tuple[ReportMeta, Judgement]],
@@ -177,13 +198,15 @@ def _by_report(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]], 
             reported = ", ".join(p for p in (meta.meeting, format_date(meta.date)) if p)
             lines.append(f"{meta.council or meta.source}, {_inspection(meta, current)}"
                          f"{f' (reported to {reported})' if reported else ''}:")
-            lines += [_line(j, cite(meta, j)) for j in current]
+            lines += _lines(current, lambda j: cite(meta, j))
         if earlier and (query.previous or not query.areas or current):
-            label = "The previous inspection" if current else f"{meta.council}: the inspection before this report's"
+            who = "" if current else f"{meta.council or meta.source}: "
             for year in sorted({j.inspection_year or 0 for j in earlier}):
                 js_y = [j for j in earlier if (j.inspection_year or 0) == year]
-                lines.append(f"{label}{f' ({year})' if year else ''}, as this report states it:")
-                lines += [_line(j, cite(meta, j)) for j in js_y]
+                when = js_y[0].inspected or (str(year) if year else "")
+                lines.append(f"{who}{'a' if who else 'A'}t the inspection before{f' ({when})' if when else ''}, "
+                             "this report says Ofsted judged:")
+                lines += _lines(js_y, lambda j: cite(meta, j))
         lines.append("")
     return lines
 
@@ -205,7 +228,7 @@ def _with_grade(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]],
         grades = "other than " + " or ".join(SHORT.get(g, g) for g in query.excluded)
 
     def item(m: ReportMeta, j: Judgement) -> str:
-        area = "" if one_area else f" {j.area_label.lower()}:"
+        area = "" if one_area else f" {area_words(j)}:"
         framework = f" ({j.framework})" if j.framework else ""
         return f"- {m.council or m.source}, {_when(m, j)}{framework}:{area} {j.grade}{cite(m, j)}"
 

@@ -19,7 +19,7 @@ from assistant.followup import strip_places
 from assistant.keywords import SCOPE_WORDS, terms
 from assistant.models import Answer, Citation, Message, Passage, describe_report
 from assistant.retriever import HybridRetriever
-from assistant.scope import Filters, Scope, ScopeError, held_summary, infer_scope
+from assistant.scope import YEAR, Filters, Scope, ScopeError, held_summary, infer_scope
 from assistant.verify import verify
 from ingest.judgements import Judgement
 from ingest.models import ReportMeta, Section
@@ -181,6 +181,21 @@ class Assistant:
             page=section.page,
         )
 
+    def _graded_in_years(self, query: grades.GradeQuery, question: str, catalogue: list[ReportMeta],
+                         filters: dict[str, Any] | None, years: list[int]) -> grades.GradeAnswer | None:
+        """Grades of an inspection in ``years`` that a report of another year states ("Southend's
+        grades in 2012", stated by its 2016 report), when no report of those years is held."""
+        try:
+            wider = infer_scope(YEAR.sub(" ", question), catalogue, Filters.from_dict(filters))
+        except ScopeError:
+            return None
+        if wider.refusal:
+            return None
+        reports = wider.reports + wider.earlier
+        rows = [(m, j) for m, j in self.store.judgements() if j.inspection_year in years]
+        return grades.answer(query, reports, rows, self._judgement_passage, compare=wider.compare, years=years,
+                             one_council=len({m.council for m in reports}) == 1)
+
     def _search(self, query: str, k: int, report_ids: list[str] | None) -> list[Any]:
         docs = self.retriever.invoke(query, k=k, report_ids=report_ids)
         return self.reranker.rerank(query, docs) if self.reranker else docs
@@ -278,17 +293,20 @@ class Assistant:
             yield refuse(str(exc), standalone_question=standalone)
             return
         scope_dict = scope.to_dict(len(catalogue))
-        if scope.refusal:
+        tick = time.perf_counter()
+        grade_query = grades.parse(standalone)
+        graded = None
+        if grade_query is not None and scope.refusal and scope.years:
+            graded = self._graded_in_years(grade_query, standalone, catalogue, filters, scope.years)
+        if scope.refusal and graded is None:
             yield refuse(scope.refusal, standalone_question=standalone, filters=scope_dict, notes=scope.notes)
             return
 
-        grade_query = grades.parse(standalone)
-        graded = None
         if grade_query is not None:
-            tick = time.perf_counter()
-            graded = grades.answer(grade_query, scope.reports, self.store.judgements(), self._judgement_passage,
-                                   compare=scope.compare, years=scope.years,
-                                   one_council=len({m.council for m in scope.reports}) == 1)
+            if graded is None:
+                graded = grades.answer(grade_query, scope.reports, self.store.judgements(), self._judgement_passage,
+                                       compare=scope.compare, years=scope.years,
+                                       one_council=len({m.council for m in scope.reports}) == 1)
             if graded is not None and not grade_query.why:
                 yield graded.text
                 yield Answer(

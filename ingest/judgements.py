@@ -242,7 +242,7 @@ def extract_judgements(text: str, meeting_date: str | None = None) -> list[Judge
     found: list[Judgement] = []
 
     def add(area: str, grade_text: str, area_text: str, start: int, end: int, *, previous_year: int | None = None,
-            previous: bool = False) -> None:
+            previous: bool = False, previous_when: str | None = None) -> None:
         start, end = _whole_statement(text, start, end)
         found.append(
             Judgement(
@@ -256,7 +256,7 @@ def extract_judgements(text: str, meeting_date: str | None = None) -> list[Judge
                 previous=previous,
                 inspection_year=previous_year if previous else year,
                 framework=None if previous else framework,
-                inspected=None if previous else inspected,
+                inspected=previous_when if previous else inspected,
                 published=None if previous else published,
             )
         )
@@ -271,7 +271,8 @@ def extract_judgements(text: str, meeting_date: str | None = None) -> list[Judge
     taken: list[tuple[int, int]] = []
     for m in PREVIOUS_SIF_RE.finditer(text):
         area = "safeguarding" if m.group("what").lower().startswith("safeguarding") else "in_care"
-        add(area, m.group("grade"), m.group("what"), m.start(), m.end(), previous=True, previous_year=int(m.group("year")))
+        add(area, m.group("grade"), m.group("what"), m.start(), m.end(), previous=True,
+            previous_year=int(m.group("year")), previous_when=m.group("when"))
         taken.append((m.start(), m.end()))
 
     for m in AREA_GRADE_RE.finditer(text):
