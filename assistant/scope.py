@@ -137,7 +137,7 @@ def councils_named(question: str) -> list[Council]:
     return seen
 
 
-def _explicit(filters: Filters, catalogue: list[ReportMeta]) -> list[ReportMeta]:
+def matching_reports(filters: Filters, catalogue: list[ReportMeta]) -> list[ReportMeta]:
     reports = list(catalogue)
     if filters.councils:
         wanted = set()
@@ -164,7 +164,7 @@ def _explicit(filters: Filters, catalogue: list[ReportMeta]) -> list[ReportMeta]
 def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | None = None) -> Scope:
     """The reports ``question`` is about, within ``filters``, with notes for the reader."""
     catalogue = _chronological(catalogue)
-    pool = _explicit(filters, catalogue) if filters else catalogue
+    pool = matching_reports(filters, catalogue) if filters else catalogue
     scope = Scope(reports=pool, compare=bool(COMPARE.search(question)))
     if filters and not pool:
         scope.refusal = f"None of the reports I hold match those filters. I hold reports on: {held_summary(catalogue)}"

@@ -15,10 +15,16 @@ import streamlit as st
 from reports_qa.settings import Settings
 from ui.ask_page import ask_page
 from ui.eval_page import eval_page
+from ui.judgements_page import judgements_page
 from ui.library_page import library_page
 from vectorstore.store import StoreError
 
-PAGES = {"Ask": ":material/forum:", "Library": ":material/library_books:", "Evaluation": ":material/fact_check:"}
+PAGES = {
+    "Ask": ":material/forum:",
+    "Judgements": ":material/grading:",
+    "Library": ":material/library_books:",
+    "Evaluation": ":material/fact_check:",
+}
 
 
 @st.cache_resource(show_spinner="Loading the embedding model and the reports…")
@@ -45,6 +51,8 @@ def main() -> None:
     try:
         if page == "Ask":
             ask_page(assistant, settings)
+        elif page == "Judgements":
+            judgements_page(assistant)
         elif page == "Library":
             library_page(assistant, settings)
         else:

@@ -35,6 +35,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
+    from rich.text import Text
 
     from vectorstore.indexer import Indexer, IngestProgress, IngestResult
     from vectorstore.store import ReportStore
@@ -79,8 +80,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             table.add_column(col, overflow="fold")
         style = {"failed": "red", "unchanged": "dim", "duplicate": "yellow"}
         for r in results:  # the report id is the file name's stem; `reports` lists it
-            table.add_row(r.source, f"[{style.get(r.status, 'green')}]{r.status}",
-                          str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", r.message)
+            # File names and reasons are the user's text: Text() keeps "[/]" in them from being read as markup.
+            table.add_row(Text(r.source), f"[{style.get(r.status, 'green')}]{r.status}",
+                          str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", Text(r.message))
         Console().print(table)
         counts = {s: sum(r.status == s for r in results) for s in ("ingested", "replaced", "unchanged", "duplicate", "failed")}
         Console().print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no report files found")
@@ -99,6 +101,7 @@ def _open_store(args: argparse.Namespace):
 def cmd_reports(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     with _open_store(args) as store:
         records = store.list_reports()
@@ -113,7 +116,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
     for col in ("report id", "council", "meeting", "date", "sections", "chunks"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r["report_id"], r["council"] or "", r["meeting"] or "", r["date"] or "",
+        table.add_row(*(Text(r[key] or "") for key in ("report_id", "council", "meeting", "date")),
                       str(r["sections"]), str(r["chunks"]))
     Console().print(table)
     return EXIT_OK
@@ -161,6 +164,90 @@ def cmd_remove(args: argparse.Namespace) -> int:
         record = _resolve(store, args.report)
         remove_report(store, _settings(args), record.meta.report_id)
     print(f"removed {record.meta.report_id} ({record.meta.source})")
+    return EXIT_OK
+
+
+# --- judgements ---------------------------------------------------------------------------------
+
+
+QUOTE_WIDTH = 90  # characters of a quote the table shows; --json has it whole
+
+
+def _shorten(text: str, width: int = QUOTE_WIDTH) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
+
+
+def _when(j) -> str:
+    year = str(j.inspection_year) if j.inspection_year else "undated"
+    return f"{year} (previous inspection)" if j.previous else year
+
+
+def _no_judgements(args: argparse.Namespace, records: list, reports: list) -> str:
+    """Why there is nothing to list: no reports, or reports that state no grade (or none yet read)."""
+    if not reports:
+        return "No reports held yet: add some with `reports-qa ingest PATH`."
+    n = len(reports)
+    where = f"the {n} report{'s' if n != 1 else ''} held"
+    if args.council:
+        where += " on " + ", ".join(sorted({m.council or m.source for m in reports}))
+    what = " for " + ", ".join(args.area) if args.area else ""
+    if args.current_only:
+        what += " of the inspection a report is about"
+    message = f"No Ofsted judgements{what} are stated in {where}."
+    stale = [r for r in records if r.meta in reports and r.judgements_stale]
+    if stale:
+        message += (f" {len(stale)} of them were stored before judgements were read from reports: "
+                    "run `reports-qa ingest` on them again to read them.")
+    return message
+
+
+def cmd_judgements(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    from assistant.scope import Filters, ScopeError, matching_reports
+
+    with _open_store(args) as store:
+        records = store.list_reports()
+        catalogue = [r.meta for r in records]
+        try:  # the same council names and aliases, and the same refusal, as `ask --council`
+            reports = matching_reports(Filters(councils=tuple(args.council or ())), catalogue)
+        except ScopeError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_FAILED
+        rows = [
+            (m, j) for m, j in store.judgements([m.report_id for m in reports])
+            if (not args.area or j.area in args.area) and not (args.current_only and j.previous)
+        ]
+    if args.json:
+        _print_json([
+            {"council": m.council, "meeting": m.meeting, "date": m.date, "report_id": m.report_id,
+             "source": m.source, "area_label": j.area_label, **j.to_dict()}
+            for m, j in rows
+        ])
+        if not rows:
+            print(_no_judgements(args, records, reports), file=sys.stderr)
+        return EXIT_OK
+    if not rows:  # said plainly: an empty table would look like a failure
+        print(_no_judgements(args, records, reports))
+        return EXIT_OK
+    n = len({m.report_id for m, _ in rows})
+    table = Table(title=f"{len(rows)} Ofsted judgements from {n} report{'s' if n != 1 else ''}", show_lines=True)
+    for col, width, ratio in (("council", 18, None), ("year", 12, None), ("framework", 9, None), ("area", 16, None),
+                              ("grade", 14, None), ("report's words", None, 2), ("quote", None, 3),
+                              ("report id / offsets", None, 2)):
+        table.add_column(col, overflow="fold", max_width=width, ratio=ratio)
+    for m, j in rows:
+        words = f"{j.area_text}: {j.grade_text}" if j.area_text else j.grade_text
+        # Text(), not str: report text is data, and rich would read "[...]" in it as markup.
+        table.add_row(
+            Text(m.council or m.source), Text(_when(j), style="dim" if j.previous else ""), Text(j.framework or ""),
+            Text(j.area_label), Text(j.grade, style="dim" if j.previous else "bold"), Text(words),
+            Text(_shorten(j.quote)), Text(f"{m.report_id} {j.start}–{j.end}"),
+        )
+    Console().print(table)
     return EXIT_OK
 
 
@@ -320,6 +407,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ingest.judgements import AREA_ORDER, AREAS
+
     parser = argparse.ArgumentParser(
         prog="reports-qa",
         description=(
@@ -378,6 +467,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, metavar="N", help="passages given to the backend")
     p.add_argument("--json", action="store_true", help="print the runs as JSON")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser(
+        "judgements", help="the Ofsted grades the reports state, each with its quote",
+        description="List the Ofsted judgements stated in the reports held: one record per judgement area "
+        "(overall effectiveness, help and protection, children in care, leaders, adoption, care leavers, LSCB) "
+        "with its grade (Outstanding, Good, Requires improvement to be good, Inadequate). Each record is read "
+        "from the report text when the report is ingested, never guessed: it keeps the report's own words, "
+        "the quote it was read from and that quote's character offsets in the report, the inspection framework "
+        "and dates where the report states them, and whether it is the grade of the inspection the report is "
+        "about or of the one before, as the report recalls it. A report that states no grades has no records.",
+    )
+    p.add_argument("--council", action="append", metavar="NAME",
+                   help="only reports on this council (a name or alias, e.g. Southend); repeatable")
+    p.add_argument("--area", action="append", choices=AREA_ORDER, metavar="AREA",
+                   help="only this judgement area; repeatable. One of: "
+                   + ", ".join(f"{k} ({v})" for k, v in AREAS.items()))
+    p.add_argument("--current-only", action="store_true",
+                   help="leave out the grades reports quote from the inspection before theirs")
+    p.add_argument("--json", action="store_true",
+                   help="print a JSON list: every field of each record, with its report's council, meeting, date, "
+                   "report_id and source")
+    p.set_defaults(func=cmd_judgements)
 
     p = sub.add_parser("remove", help="remove a report and all its chunks")
     p.add_argument("report", help="report id or file name")
