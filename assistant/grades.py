@@ -233,7 +233,8 @@ def _with_grade(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]],
         return f"- {m.council or m.source}, {_when(m, j)}{framework}:{area} {j.grade}{cite(m, j)}"
 
     if not hits:
-        return [f"No report I hold records {grades}{about}. The grades recorded:", *(item(m, j) for m, j in rest)]
+        # Not "records Outstanding": a grade nobody was given is not repeated back (it may be bait).
+        return [f"No report I hold gives that grade{about}. The grades recorded:", *(item(m, j) for m, j in rest)]
     lines = [f"Rated {grades}{about}:", *(item(m, j) for m, j in hits)]
     if rest and len({m.council for m, _ in current}) == 1:  # one council: its other grades help
         lines += ["Its other judgements:", *(item(m, j) for m, j in rest)]
