@@ -84,22 +84,28 @@ class UnreadableFile(IngestError):
 # --------------------------------------------------------------------------------------------
 
 
-def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
-    """Load one file from disk, refusing it before reading if it is over ``max_bytes``."""
+def load_document(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_text_chars: int | None = None
+) -> LoadedDocument:
+    """Load one file from disk, refusing it before reading if it is over ``max_bytes``, and as
+    soon as its text passes ``max_text_chars`` (None: ``REPORTS_QA_MAX_TEXT_CHARS``)."""
     path = Path(path)
     name = display_name(path.name)
     file_type = _file_type(name)
+    limit = _text_limit(max_text_chars)
     data = _read_file(path, name, max_bytes)
-    return _load(data, name, file_type)
+    return _load(data, name, file_type, limit)
 
 
-def load_bytes(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
+def load_bytes(
+    data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES, max_text_chars: int | None = None
+) -> LoadedDocument:
     """Load an upload; ``filename`` only decides the type and the ``source`` shown in citations."""
     name = upload_name(filename)
     file_type = _file_type(name)
     if len(data) > max_bytes:
         raise UnreadableFile(_too_large(name, len(data), max_bytes))
-    return _load(bytes(data), name, file_type)
+    return _load(bytes(data), name, file_type, _text_limit(max_text_chars))
 
 
 def iter_report_files(paths: Iterable[Path]) -> Iterator[tuple[Path, IngestError | None]]:
@@ -256,6 +262,28 @@ def _too_large(name: str, size: int, limit: int) -> str:
     )
 
 
+def _text_limit(given: int | None) -> int:
+    """``given``, else the configured limit, so a caller that passes none still honours
+    ``REPORTS_QA_MAX_TEXT_CHARS``."""
+    if given is not None:
+        return given
+    from reports_qa.settings import Settings
+
+    return Settings().max_text_chars
+
+
+def _too_much_text(name: str, chars: int, limit: int, stopped: str = "") -> str:
+    """Why a report was refused for its text size; ``stopped`` says where reading stopped, and
+    then ``chars`` is what had been read by then."""
+    count = f"over {chars:,} characters of text ({stopped})" if stopped else f"{chars:,} characters of text"
+    return f"{name} has {count}, over the {limit:,}-character limit; split it or raise REPORTS_QA_MAX_TEXT_CHARS"
+
+
+def _check_text_size(text: str, name: str, limit: int) -> None:
+    if len(text) > limit:
+        raise UnreadableFile(_too_much_text(name, len(text), limit))
+
+
 def _reason(exc: BaseException) -> str:
     """A parser's complaint squeezed onto one short line."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -286,9 +314,13 @@ def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
     return data
 
 
-def _load(data: bytes, name: str, file_type: str) -> LoadedDocument:
+def _load(data: bytes, name: str, file_type: str, limit: int) -> LoadedDocument:
+    """Extract the text; each extractor stops as soon as its text passes ``limit``, and the
+    whole text is checked once more here, before anything parses or embeds it."""
     try:
-        return _dispatch(data, name, file_type)
+        doc = _dispatch(data, name, file_type, limit)
+        _check_text_size(doc.text, name, limit)
+        return doc
     except IngestError:
         raise
     except Exception as exc:  # last line of defence: a parser bug must not stop a whole batch
@@ -296,17 +328,17 @@ def _load(data: bytes, name: str, file_type: str) -> LoadedDocument:
         raise UnreadableFile(f"{name} could not be read ({_reason(exc)})") from exc
 
 
-def _dispatch(data: bytes, name: str, file_type: str) -> LoadedDocument:
+def _dispatch(data: bytes, name: str, file_type: str, limit: int) -> LoadedDocument:
     if not data:
         raise UnreadableFile(f"{name} is empty (0 bytes)")
     if file_type in ("txt", "md"):
-        return _load_text(data, name, file_type)
+        return _load_text(data, name, file_type, limit)
     if file_type == "pdf":
-        return _load_pdf(data, name)
+        return _load_pdf(data, name, limit)
     if file_type == "docx":
-        return _load_docx(data, name)
+        return _load_docx(data, name, limit)
     if file_type == "html":
-        return _load_html(data, name)
+        return _load_html(data, name, limit)
     raise AssertionError(f"no loader for {file_type}")  # SUPPORTED_TYPES and this list drifted
 
 
@@ -475,11 +507,12 @@ def _check_not_binary(text: str, name: str, what: str) -> None:
         raise UnreadableFile(_binary(name, what))
 
 
-def _load_text(data: bytes, name: str, file_type: str) -> LoadedDocument:
+def _load_text(data: bytes, name: str, file_type: str, limit: int) -> LoadedDocument:
     _refuse_other_format(data, name, "text")
-    text, encoding = _decode(data, name, "text")
+    text, encoding = _decode(data, name, "text")  # 50 MB decodes in about 0.1 s
     del data
     text = _normalise_newlines(text)
+    _check_text_size(text, name, limit)
     if _is_blank(text):
         raise UnreadableFile(f"{name} is empty (only whitespace)")
     return LoadedDocument(source=name, text=text, file_type=file_type, encoding=encoding)
@@ -490,9 +523,9 @@ def _load_text(data: bytes, name: str, file_type: str) -> LoadedDocument:
 # --------------------------------------------------------------------------------------------
 
 
-def _load_pdf(data: bytes, name: str) -> LoadedDocument:
+def _load_pdf(data: bytes, name: str, limit: int) -> LoadedDocument:
     try:
-        return _read_pdf(data, name)
+        return _read_pdf(data, name, limit)
     except IngestError:
         raise
     except Exception as exc:  # pypdf raises far more than its own error types on bad input
@@ -536,7 +569,7 @@ def _too_slow(name: str, index: int, n_pages: int) -> UnreadableFile:
     )
 
 
-def _read_pdf(data: bytes, name: str) -> LoadedDocument:
+def _read_pdf(data: bytes, name: str, limit: int) -> LoadedDocument:
     from pypdf import PdfReader
     from pypdf.errors import DependencyError
 
@@ -575,6 +608,7 @@ def _read_pdf(data: bytes, name: str) -> LoadedDocument:
 
     texts: list[str] = []
     failures: list[Exception] = []
+    size = 0
     for index in range(n_pages):
         if time.monotonic() > deadline:
             raise _too_slow(name, index, n_pages)
@@ -589,6 +623,9 @@ def _read_pdf(data: bytes, name: str) -> LoadedDocument:
             page_text = ""
         # NUL marks glyphs pypdf could not map; it is not text and upsets downstream stores.
         texts.append(_normalise_newlines(page_text.replace("\x00", "")))
+        size += len(texts[-1]) + 2
+        if size - 2 > limit and index + 1 < n_pages:  # no need to read the remaining pages
+            raise UnreadableFile(_too_much_text(name, size - 2, limit, f"stopped at page {index + 1:,} of {n_pages:,}"))
 
     if len(failures) == n_pages:
         raise _pdf_error(name, failures[0])
@@ -610,7 +647,7 @@ def _read_pdf(data: bytes, name: str) -> LoadedDocument:
 _HEADING_STYLE = re.compile(r"heading\s*([1-9])$", re.IGNORECASE)
 
 
-def _load_docx(data: bytes, name: str) -> LoadedDocument:
+def _load_docx(data: bytes, name: str, limit: int) -> LoadedDocument:
     if data.startswith(_OLE_MAGIC):
         # Old binary .doc files and password-protected .docx files are both OLE containers.
         raise UnreadableFile(
@@ -619,7 +656,7 @@ def _load_docx(data: bytes, name: str) -> LoadedDocument:
         )
     _check_zip(data, name)
     try:
-        text = _read_docx(data)
+        text = _read_docx(data, name, limit)
     except IngestError:
         raise
     except Exception as exc:
@@ -650,7 +687,7 @@ def _check_zip(data: bytes, name: str) -> None:
             )
 
 
-def _read_docx(data: bytes) -> str:
+def _read_docx(data: bytes, name: str, limit: int) -> str:
     import docx
     from docx.oxml.ns import qn
     from docx.table import Table
@@ -665,18 +702,24 @@ def _read_docx(data: bytes) -> str:
     # inside content controls (w:sdt, common in council templates) is not lost.
     stack = list(reversed(list(body.iterchildren())))
     in_list = False
+    size = 0  # len("\n\n".join(blocks)), kept as blocks grow
     while stack:
+        if size > limit:  # the rest of a long document need not be read
+            raise UnreadableFile(_too_much_text(name, size, limit, "stopped part-way"))
         el = stack.pop()
         if el.tag == p_tag:
             line = _docx_paragraph(Paragraph(el, document._body))
             if line and in_list and line.startswith("- "):
                 blocks[-1] += "\n" + line  # consecutive list items read as one list
+                size += 1 + len(line)
             elif line:
+                size += 2 * bool(blocks) + len(line)
                 blocks.append(line)
                 in_list = line.startswith("- ")
         elif el.tag == tbl_tag:
             rows = _docx_table(Table(el, document._body))
             if rows:
+                size += 2 * bool(blocks) + sum(map(len, rows)) + len(rows) - 1
                 blocks.append("\n".join(rows))
                 in_list = False
         elif el.tag == sdt_tag:
@@ -741,7 +784,7 @@ _SPACES = re.compile(r" {2,}")
 _LABEL_ONLY = re.compile(r"^(#{1,6}|-)$")
 
 
-def _load_html(data: bytes, name: str) -> LoadedDocument:
+def _load_html(data: bytes, name: str, limit: int) -> LoadedDocument:
     _refuse_other_format(data, name, "HTML")
     markup, encoding = _decode_html(data, name)
     del data
@@ -752,6 +795,7 @@ def _load_html(data: bytes, name: str) -> LoadedDocument:
         text = _html_text_flat(markup)
     except Exception as exc:
         raise UnreadableFile(f"{name} is not readable HTML ({_reason(exc)})") from exc
+    _check_text_size(text, name, limit)  # the page is parsed already; what costs is to come
     if _is_blank(text):
         raise UnreadableFile(f"{name} has no text (only markup, scripts or navigation)")
     return LoadedDocument(source=name, text=text, file_type="html", encoding=encoding)

@@ -43,6 +43,17 @@ class Settings(BaseSettings):
         ),
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    torch_threads: int | None = Field(
+        default=1,
+        ge=1,
+        description=(
+            "Threads torch uses for the embedding model in this process (torch.set_num_threads); "
+            "'auto' is torch's default, one per core. 1 suits processes that answer askers: one short "
+            "question gains nothing from more, and processes that each take every core starve one "
+            "another (bench/bench_concurrency.py). Only an ingest on an otherwise idle machine gains "
+            "from more (bench/bench_ingest.py --torch-threads 1 2)."
+        ),
+    )
     collection: str = Field(
         default="reports",
         min_length=3,
@@ -74,6 +85,17 @@ class Settings(BaseSettings):
     )
     chunk_overlap_tokens: int = Field(default=40, ge=0)
     max_file_mb: float = Field(default=200.0, gt=0, description="Larger files are refused.")
+    max_text_chars: int = Field(
+        default=5_000_000,
+        ge=1,
+        description=(
+            "A report whose text (as read from its txt, md, html, docx or pdf) is longer is refused "
+            "before it is parsed or embedded. The file-size limit alone lets a 50 MB text file "
+            "through, which takes ~5 min to parse and 1.5-2 h to embed on 2 cores. 5 million "
+            "characters is 40x the largest sample (116,000) and several times a 200-page committee "
+            "pack with its appendices (0.5-2 million): about 10,000 chunks, some 7 minutes to embed."
+        ),
+    )
 
     # -- answering -------------------------------------------------------------------------
     backend: Literal["extractive", "llamacpp", "openai"] = Field(
@@ -141,6 +163,14 @@ class Settings(BaseSettings):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not a Chroma server URL; expected http[s]://host[:port]")
         return value.strip().rstrip("/")
+
+    @field_validator("torch_threads", mode="before")
+    @classmethod
+    def _auto_threads(cls, value: object) -> object:
+        """'auto' (or empty) leaves torch's own default: one thread per core."""
+        if isinstance(value, str) and value.strip().lower() in ("", "auto"):
+            return None
+        return value
 
     @field_validator("data_dir")
     @classmethod

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reports_qa.settings import SAMPLE_REPORTS_DIR
+from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
 
 GOOD_REPORT = "north-somerset-2020-10-21-executive.txt"
 GOOD_TEXT = "Formalised matching of children with their long-term carers."
@@ -342,10 +342,13 @@ class HostileSet:
         self.files.append(Hostile(name, what, expect, **kw))
 
 
-def write_hostile_folder(folder: Path, outside: Path, *, big_mb: int = 50, max_file_mb: float = 200) -> HostileSet:
+def write_hostile_folder(
+    folder: Path, outside: Path, *, big_mb: int = 50, max_file_mb: float = 200, max_text_chars: int | None = None
+) -> HostileSet:
     """Write every hostile file (and the good report) under ``folder``; symlink targets go in
     ``outside``, which must not be inside ``folder``. The ``big_mb`` text file (none if 0) is
-    expected to be refused when over ``max_file_mb``, the size limit ingest will run with."""
+    expected to be refused when over ``max_file_mb`` or ``max_text_chars``, the limits ingest
+    will run with (``max_text_chars`` None: the setting's default)."""
     folder.mkdir(parents=True, exist_ok=True)
     outside.mkdir(parents=True, exist_ok=True)
     (outside / "secret.txt").write_text("Outside secret: the root password is hunter2.\n")
@@ -443,11 +446,18 @@ def write_hostile_folder(folder: Path, outside: Path, *, big_mb: int = 50, max_f
           "nothing but a script and navigation", "failed", reason=("no text",))
 
     # big
+    big = big_text(big_mb) if big_mb else b""
+    max_text_chars = max_text_chars or Settings.model_fields["max_text_chars"].default
+    chars = len(big.decode())
     if big_mb > max_file_mb:
-        s.add(f"big-{big_mb}mb.txt", big_text(big_mb), f"{big_mb} MB of text, over the size limit", "failed",
+        s.add(f"big-{big_mb}mb.txt", big, f"{big_mb} MB of text, over the size limit", "failed",
               reason=(f"over the {max_file_mb:g} MB limit",))
+    elif chars > max_text_chars:
+        s.add(f"big-{big_mb}mb.txt", big, f"{big_mb} MB of text, over the text limit", "failed",
+              reason=(f"has {chars:,} characters of text", f"over the {max_text_chars:,}-character limit",
+                      "REPORTS_QA_MAX_TEXT_CHARS"))
     elif big_mb:
-        s.add(f"big-{big_mb}mb.txt", big_text(big_mb), f"{big_mb} MB of text", "ingested",
+        s.add(f"big-{big_mb}mb.txt", big, f"{big_mb} MB of text", "ingested",
               text=("1.1 The committee noted item 1 of part 1: the \u00a38k budget",))
 
     # names that would break a one-line message or mislead a reader

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -10,6 +12,16 @@ from tests.conftest import SAMPLE_TEXT
 
 APP = str(PROJECT_ROOT / "ui" / "app.py")
 NS_HEADING = "North Somerset Council, Executive, 21 Oct 2020 — 1. Summary of Report › What needs to improve"
+
+
+_ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def visible(markdown: str) -> str:
+    """The text a reader sees of Markdown made by ``ui.sources.md_text``/``answer_markdown``:
+    backslash escapes, hard line breaks and invisible word joiners undone (the page's own
+    ``**``/``- `` stay)."""
+    return _ESCAPED.sub(r"\1", markdown.replace("  \n", "\n").replace("\u2060", ""))
 
 
 def open_app(data_dir, monkeypatch) -> AppTest:
@@ -40,7 +52,7 @@ def ask(at: AppTest, question: str) -> AppTest:
 def chips(at: AppTest) -> list[str]:
     """The source chips under the latest answer, as the reader sees them."""
     reply = at.chat_message[-1]
-    return [str(o) for o in reply.pills[0].options] if reply.pills else []
+    return [visible(str(o)) for o in reply.pills[0].options] if reply.pills else []
 
 
 def html_with(at: AppTest, css_class: str) -> list[str]:
@@ -56,7 +68,7 @@ def page(at: AppTest, name: str) -> AppTest:
 def test_a_citation_chip_opens_its_passage_highlighted_and_the_full_report(app):
     ask(app, "What needs to improve in North Somerset?")
     reply = app.chat_message[-1]
-    assert "Formalised matching of children with their long-term carers. [1]" in reply.markdown[0].value
+    assert "Formalised matching of children with their long-term carers. [1]" in visible(reply.markdown[0].value)
     assert chips(app) == ["[1] North Somerset Council 2020 · What needs to improve"]
     assert not html_with(app, "cited-passage")  # closed until clicked
 
@@ -91,11 +103,11 @@ def test_follow_up_keeps_the_conversation(app):
 def test_a_council_we_do_not_hold_is_said_plainly_with_what_we_do_hold(app):
     ask(app, "What did Ofsted say about Essex?")
     reply = app.chat_message[-1]
-    assert reply.markdown[0].value.startswith("I hold no report on Essex County Council. I hold reports on:")
+    assert visible(reply.markdown[0].value).startswith("I hold no report on Essex County Council. I hold reports on:")
     assert chips(app) == []
-    suggestion = next(b for b in reply.button if b.label.startswith("What needs to improve in"))
+    suggestion = next(b for b in reply.button if visible(b.label).startswith("What needs to improve in"))
     suggestion.click().run()
-    assert app.chat_message[-2].markdown[0].value == suggestion.label
+    assert visible(app.chat_message[-2].markdown[0].value) == visible(suggestion.label)
     assert chips(app), "the suggested question should be answered with citations"
 
 
@@ -108,7 +120,7 @@ def test_council_and_year_filters_and_new_conversation(app):
     assert chips(app) and all("2016" in c for c in chips(app))
     app.sidebar.multiselect[1].set_value([2020]).run()  # Southend has no 2020 report
     ask(app, "What was the overall judgement?")
-    assert "None of the reports I hold match" in app.chat_message[-1].error[0].value
+    assert "None of the reports I hold match" in visible(app.chat_message[-1].error[0].value)
     next(b for b in app.sidebar.button if b.label == "New conversation").click().run()
     assert len(app.chat_message) == 0
 
@@ -125,7 +137,7 @@ def test_library_lists_the_reports_with_their_section_trees(app):
     page(app, "Library")
     rows = app.dataframe[0].value
     assert len(rows) == 5 and set(rows["council"]) >= {"Swindon Borough Council", "London Borough of Southwark"}
-    labels = [e.label for e in app.expander]
+    labels = [visible(e.label) for e in app.expander]
     assert any(label.startswith("North Somerset Council — Executive, 2020-10-21") for label in labels)
     assert "What needs to improve" in " ".join(c.value for c in app.code)
 
@@ -144,7 +156,7 @@ def test_upload_adds_good_files_and_explains_bad_ones(empty_app, settings):
     results = {r["file"]: r for r in at.dataframe[-1].value.to_dict("records")}
     assert results["North Somerset Library Review.txt"]["status"] == "ingested"
     assert {results[f]["status"] for f in ("empty.txt", "notes.txt", "setup.exe")} == {"failed"}
-    problems = at.error[0].value
+    problems = visible(at.error[0].value)
     assert "empty.txt is empty (0 bytes)" in problems
     assert "notes.txt looks like a binary file" in problems and "setup.exe: unsupported file type '.exe'" in problems
     assert list(at.dataframe[0].value["file"]) == ["North Somerset Library Review.txt"]
@@ -166,7 +178,7 @@ def test_upload_over_the_size_limit_is_refused_with_the_limit(settings, store, m
     at = page(open_app(settings.data_dir, monkeypatch), "Library")
     at.file_uploader[0].set_value(("big.txt", SAMPLE_TEXT.encode() * 2, "text/plain")).run()
     next(b for b in at.button if b.label.startswith("Ingest")).click().run()
-    assert "big.txt" in at.error[0].value and "limit" in at.error[0].value
+    assert "big.txt" in visible(at.error[0].value) and "limit" in at.error[0].value
     assert len(at.dataframe[0].value) == 0
 
 
@@ -184,7 +196,7 @@ def test_evaluation_page_runs_a_question_set(app):
 def test_evaluation_page_explains_a_bad_uploaded_question_set(app):
     page(app, "Evaluation")
     app.file_uploader[0].set_value(("mine.yaml", b"questions:\n  - id: q1\n    question: Who?\n", "text/yaml")).run()
-    error = app.error[0].value
+    error = visible(app.error[0].value)
     assert "mine.yaml" in error and "q1" in error and "uploaded" not in error
     assert not [b for b in app.button if b.label == "Run evaluation"]
 
@@ -202,8 +214,8 @@ def test_an_llm_backend_streams_and_its_answer_is_verified(sample_store, monkeyp
         at.sidebar.selectbox[0].set_value("openai").run()
         ask(at, "What needs to improve in North Somerset?")
         reply = at.chat_message[-1]
-        assert "Formalised matching of children with their long-term carers." in reply.markdown[0].value
-        assert "45 inspectors" not in reply.markdown[0].value
+        assert "Formalised matching of children with their long-term carers." in visible(reply.markdown[0].value)
+        assert "45 inspectors" not in visible(reply.markdown[0].value)
         assert any("removed" in c.value for c in reply.caption)
         assert not any("Draft" in c.value for c in reply.caption)  # the verified answer replaced it
     finally:
@@ -217,6 +229,6 @@ def test_a_server_that_is_down_is_a_clear_error(sample_store, monkeypatch):
     at = open_app(sample_store, monkeypatch)
     at.sidebar.selectbox[0].set_value("openai").run()
     ask(at, "What needs to improve in Swindon?")
-    assert "127.0.0.1:9" in at.error[0].value
+    assert "127.0.0.1:9" in visible(at.error[0].value)
     ask(at, "What needs to improve in Swindon?")  # the failed turn stays visible and does not break the next
     assert len(at.chat_message) == 4

@@ -1,5 +1,5 @@
 """Faults: an ingest killed with SIGKILL at random moments, asking while another process ingests,
-and a store that cannot be written.
+and a store that cannot be written (a full disk, a read-only folder).
 
 After every kill the store may be behind, never wrong: each listed report has exactly its own
 version's chunks, all of them, and a re-run ends with every report exactly once.
@@ -34,10 +34,10 @@ def ingest_cmd(data_dir: Path, folder: Path) -> list[str]:
     return [sys.executable, "-m", "ui.cli", "--data-dir", str(data_dir), "ingest", str(folder), "--json"]
 
 
-def check_consistent(data_dir: Path, embedder) -> dict[str, str]:
+def check_consistent(data_dir: Path, embedder, stats: Counter | None = None) -> dict[str, str]:
     """Every listed report has all of its current version's chunks and nothing else; returns
     report id -> version. Orphans (chunks of no listed version) are allowed: never served, and
-    the next ingest removes them."""
+    the next ingest removes them; ``stats`` counts them."""
     from vectorstore.store import ReportStore
 
     with ReportStore.open(Settings(data_dir=data_dir), model_name=embedder.name, dimension=embedder.dimension) as store:
@@ -52,6 +52,10 @@ def check_consistent(data_dir: Path, embedder) -> dict[str, str]:
             text = store.report_text(rid)
             assert all(text[m["start"]:m["end"]] == t for m, t in served if m["report_id"] == rid)
         assert set(per_report) <= set(listed)
+        if stats is not None:
+            stats["checks"] += 1
+            stats["orphans"] += store.chunk_count() - len(served)
+            stats["most orphans"] = max(stats["most orphans"], store.chunk_count() - len(served))
         return {rid: r.version for rid, r in listed.items()}
 
 
@@ -79,7 +83,7 @@ def test_ingest_killed_at_random_moments_loses_nothing_and_mixes_nothing(corpus,
     full_s = time.monotonic() - started
     check_consistent(data_dir, embedder)
 
-    kills = 0
+    kills, stats = 0, Counter()
     for round_ in range(KILLS):
         edit(corpus, round_)
         edit(corpus, round_ + 1)
@@ -89,7 +93,7 @@ def test_ingest_killed_at_random_moments_loses_nothing_and_mixes_nothing(corpus,
             proc.send_signal(signal.SIGKILL)
             kills += 1
         proc.wait()
-        check_consistent(data_dir, embedder)  # behind, perhaps; never half a report
+        check_consistent(data_dir, embedder, stats)  # behind, perhaps; never half a report
 
     done = subprocess.run(ingest_cmd(data_dir, corpus), capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
@@ -102,7 +106,10 @@ def test_ingest_killed_at_random_moments_loses_nothing_and_mixes_nothing(corpus,
     with ReportStore.open(Settings(data_dir=data_dir), model_name=embedder.name, dimension=embedder.dimension) as store:
         assert store.repair() == 0  # the re-run removed whatever the kills left
         assert store.chunk_count() == sum(r.chunks for r in store.list_reports())
-    print(f"{kills} kills of {KILLS} rounds survived (a whole ingest took {full_s:.0f} s)")
+        reports, chunks = len(store.list_reports()), store.chunk_count()
+    print(f"\n{kills} kills of {KILLS} rounds survived (a whole ingest took {full_s:.0f} s); after each, every "
+          f"listed report whole and no duplicate; orphan chunks left by kills: {stats['orphans']} in all, at most "
+          f"{stats['most orphans']} at once, 0 after the re-run; {reports} reports, {chunks} chunks, each exactly once")
     assert kills >= 1
 
 
@@ -155,30 +162,102 @@ def _disk_full_at(limit: int):
     return limit_writes
 
 
-@pytest.mark.slow  # an ingest onto a full disk has hung once inside Chroma after its clear error; see issue 7
+def _without_root_override() -> None:
+    """For a child process: the permission bits hold for root too. Root writes anywhere through
+    CAP_DAC_OVERRIDE; dropping it (and CAP_DAC_READ_SEARCH) from the bounding set, which exec
+    keeps, leaves root an ordinary owner. Another user needs nothing dropped."""
+    if os.geteuid() != 0:
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    pr_capbset_drop, cap_dac_override, cap_dac_read_search = 24, 1, 2
+    for cap in (cap_dac_override, cap_dac_read_search):
+        if libc.prctl(pr_capbset_drop, cap, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP) failed")
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+INGEST_TIMEOUT_S = 180  # a whole ingest of the three samples takes 20-40 s here
+
+
+def run_ingest(data_dir: Path, folder: Path, **kw) -> subprocess.CompletedProcess:
+    """``reports-qa ingest --json`` in its own process, with a hard time limit. One that hangs is
+    stopped with SIGABRT, so that faulthandler prints where every thread was, and fails the test
+    with that, instead of blocking the run."""
+    env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
+    proc = subprocess.Popen(ingest_cmd(data_dir, folder), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, **kw)
+    try:
+        out, err = proc.communicate(timeout=INGEST_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)
+        out, err = proc.communicate()
+        stack = "\n".join(line for line in err.splitlines() if not line.startswith("Extension modules"))
+        pytest.fail(f"the ingest hung for {INGEST_TIMEOUT_S} s; its stacks:\n{stack[-5000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+# A full disk fails the first write with Chroma's "disk I/O error", cleanly; the NEXT write in
+# the same process (the next file of the batch) then hangs inside Chroma's Rust bindings
+# (``chromadb/api/rust.py`` ``_upsert``, from ``ReportStore._put``) in about half the runs:
+# 4 of 8 and 1 of 2 with three files, 0 of 8 with one file. The fix belongs in the indexer/store:
+# after a write has failed, write nothing more in that run (fail the remaining files with the
+# same reason). Until then this test fails, with the stacks, in about half its runs: kept slow.
+@pytest.mark.slow
 def test_a_full_disk_is_a_clear_error_and_a_later_run_completes(corpus, tmp_path, embedder):
     data_dir = tmp_path / "data"
-    first = corpus / SAMPLES[0]
     others = tmp_path / "later"
     others.mkdir()
     for name in SAMPLES[1:]:
         (corpus / name).rename(others / name)
-    subprocess.run(ingest_cmd(data_dir, corpus), check=True, capture_output=True, timeout=900)
+    first = run_ingest(data_dir, corpus)
+    assert first.returncode == 0, first.stderr
     before = check_consistent(data_dir, embedder)
     edit(corpus, 0)  # a replace and two new reports, onto a disk with almost no room
     for p in others.iterdir():
         p.rename(corpus / p.name)
     biggest = max(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
-    full = subprocess.run(ingest_cmd(data_dir, corpus), capture_output=True, text=True, timeout=900,
-                          preexec_fn=_disk_full_at(biggest + 4096))
+    full = run_ingest(data_dir, corpus, preexec_fn=_disk_full_at(biggest + 4096))
     assert full.returncode == 1
     assert "Traceback" not in full.stderr
-    failed = [r for r in json.loads(full.stdout) if r["status"] == "failed"]
-    assert failed and all("cannot be written" in r["message"] or "disk" in r["message"].lower() for r in failed), failed
-    after = check_consistent(data_dir, embedder)
-    assert after.get(first.stem) == before[first.stem] or after.get(first.stem) == content_hash(first.read_text())
+    results = json.loads(full.stdout)
+    assert len(results) == len(SAMPLES)
+    assert all(r["status"] == "failed" and "cannot be written" in r["message"] and "disk" in r["message"]
+               and "\n" not in r["message"] for r in results), results
+    # The store still opens and holds exactly what it held: the old version, nothing new.
+    assert check_consistent(data_dir, embedder) == before
 
-    done = subprocess.run(ingest_cmd(data_dir, corpus), capture_output=True, text=True, timeout=900)
+    done = run_ingest(data_dir, corpus)
     assert done.returncode == 0, done.stderr
     expected = {p.stem: content_hash(p.read_text(encoding="utf-8")) for p in corpus.iterdir()}
     assert check_consistent(data_dir, embedder) == expected
+
+
+# Fails today: opening the embedded store read-only raises Chroma's InternalError ("attempt to
+# write a readonly database") from ``chromadb.PersistentClient`` in ``vectorstore.store.
+# make_client``, which nothing turns into a StoreError, so the command line prints a traceback.
+def test_a_read_only_store_is_a_clear_error_and_changes_nothing(corpus, tmp_path, embedder):
+    data_dir = tmp_path / "data"
+    for name in SAMPLES[1:]:  # one report is enough to change
+        (corpus / name).unlink()
+    assert run_ingest(data_dir, corpus).returncode == 0
+    before, files = check_consistent(data_dir, embedder), _files(data_dir)
+    edit(corpus, 0)
+    modes = {p: p.stat().st_mode for p in [data_dir, *data_dir.rglob("*")]}
+    for p in modes:
+        p.chmod(p.stat().st_mode & ~0o222)
+    try:
+        run = run_ingest(data_dir, corpus, preexec_fn=_without_root_override)
+    finally:
+        for p, mode in modes.items():
+            p.chmod(mode)
+    assert run.returncode == 1
+    assert "Traceback" not in run.stderr, run.stderr[-3000:]
+    said = run.stderr + run.stdout
+    assert str(data_dir / "chroma") in said and "read-only" in said, said[-3000:]
+    assert _files(data_dir) == files  # not a byte changed
+    assert check_consistent(data_dir, embedder) == before

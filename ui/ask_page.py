@@ -18,7 +18,7 @@ from assistant.backend import BackendError
 from assistant.models import Answer, Citation
 from ingest.models import ReportMeta
 from reports_qa.settings import Settings
-from ui.sources import facts, passage_html, report_html
+from ui.sources import answer_markdown, facts, md_text, passage_html, report_html
 from vectorstore.store import StoreError
 
 EXAMPLES = (
@@ -47,7 +47,7 @@ def sidebar(catalogue: list[ReportMeta], settings: Settings) -> tuple[dict[str, 
                            help="Whichever writes the answer, every citation is checked against its passage.")
     if st.button("New conversation", icon=":material/add_comment:", width="stretch"):
         state.messages, state.open = [], None
-    st.caption(f"{len(catalogue)} reports held: " + ", ".join(councils))
+    st.caption(md_text(f"{len(catalogue)} reports held: " + ", ".join(councils)))
     filters: dict[str, Any] = {}
     if chosen:
         filters["councils"] = chosen
@@ -62,9 +62,10 @@ def sidebar(catalogue: list[ReportMeta], settings: Settings) -> tuple[dict[str, 
 
 # --- one answer ---------------------------------------------------------------------------------
 def _chip(c: Citation) -> str:
+    """A source chip's label; chip labels are Markdown, and the title comes from the report."""
     p = c.passage
     title = p.section_title or p.section
-    return f"[{c.marker}] {p.council or p.source} {(p.date or '')[:4]} · {title}".replace("  ", " ")
+    return md_text(f"[{c.marker}] {p.council or p.source} {(p.date or '')[:4]} · {title}".replace("  ", " "))
 
 
 def _choose(index: int) -> None:
@@ -81,16 +82,17 @@ def _queue(question: str) -> None:
 
 
 def show_answer(answer: Answer, index: int, catalogue: list[ReportMeta]) -> None:
-    st.markdown(answer.answer)
+    # The answer quotes reports (or an LLM that read them): its words are shown, never rendered.
+    st.markdown(answer_markdown(answer.answer))
     for note in answer.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {md_text(note)}")
     if not answer.answered:
         councils = sorted({m.council for m in catalogue if m.council})
         if councils:
             st.caption("Questions the reports I hold can answer:")
             for j, council in enumerate(councils[:3]):
                 q = f"What needs to improve in {council}?"
-                st.button(q, key=f"suggest-{index}-{j}", on_click=_queue, args=(q,))
+                st.button(md_text(q), key=f"suggest-{index}-{j}", on_click=_queue, args=(q,))
     if answer.citations:
         by_marker = {c.marker: c for c in answer.citations}
         st.pills("Sources", list(by_marker), format_func=lambda m: _chip(by_marker[m]),
@@ -114,7 +116,7 @@ def source_panel(assistant, catalogue: list[ReportMeta]) -> None:
     meta = next((m for m in catalogue if m.report_id == p.report_id), None)
     with st.container(border=True):
         head, close = st.columns([5, 1], vertical_alignment="center")
-        head.subheader(f"[{marker}] {p.section_title or p.section}", anchor=False)
+        head.subheader(md_text(f"[{marker}] {p.section_title or p.section}"), anchor=False)
         if close.button("", icon=":material/close:", key="close-source", help="Close the source"):
             state[f"cite-{index}"] = None
             state.open = None
@@ -153,7 +155,10 @@ def respond(assistant, question: str, history: list[dict], filters: dict, k: int
     else:
         with draft.container():
             st.caption("Draft: every claim is being checked against its source…")
-            st.write_stream(pieces())
+            shown, text = st.empty(), ""
+            for piece in pieces():  # not st.write_stream: it would render the model's Markdown
+                text += piece
+                shown.markdown(answer_markdown(text))
     draft.empty()
     return final[-1]
 
@@ -179,9 +184,9 @@ def ask_page(assistant, settings: Settings) -> None:
                 if "answer" in message:
                     show_answer(message["answer"], i, catalogue)
                 elif "error" in message:
-                    st.error(message["error"])
+                    st.error(md_text(message["error"]))
                 else:
-                    st.markdown(message["content"])
+                    st.markdown(md_text(message["content"]))
         if not state.messages and not question:
             st.caption("Try one of these:")
             for i, example in enumerate(EXAMPLES):
@@ -197,7 +202,7 @@ def ask(assistant, question: str, filters: dict | None, k: int, backend: str, ca
     state = st.session_state
     history = [{"role": m["role"], "content": m["content"]} for m in state.messages if "error" not in m]
     with st.chat_message("user"):
-        st.markdown(question)
+        st.markdown(md_text(question))
     turn: dict[str, Any] = {"role": "assistant", "content": ""}
     with st.chat_message("assistant"):
         if filters is None:
@@ -209,6 +214,6 @@ def ask(assistant, question: str, filters: dict | None, k: int, backend: str, ca
                 turn.update(content=answer.answer, answer=answer)
                 show_answer(answer, len(state.messages) + 1, catalogue)
             except (BackendError, StoreError) as exc:
-                turn["error"] = str(exc)
-                st.error(turn["error"])
+                turn["error"] = str(exc)  # may quote a server's reply
+                st.error(md_text(turn["error"]))
     state.messages += [{"role": "user", "content": question}, turn]

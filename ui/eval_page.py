@@ -12,6 +12,7 @@ from eval.questionset import QuestionSet, QuestionSetError, load_question_set
 from eval.report import LABELS, chart
 from eval.runner import evaluate
 from reports_qa.settings import PROJECT_ROOT
+from ui.sources import answer_markdown, md_text
 
 
 def _uploaded_set(upload) -> QuestionSet:
@@ -43,7 +44,7 @@ def eval_page(assistant) -> None:
             st.info("No question sets in eval/questions: upload one.")
             return
     except QuestionSetError as exc:
-        st.error(f"That question set cannot be used:\n\n{exc}")
+        st.error(f"That question set cannot be used:\n\n{md_text(str(exc))}")
         return
     limit = st.number_input("Questions to run", 1, len(qset.questions), len(qset.questions))
     baseline = st.checkbox("Also run the naive baseline (1000-character chunks, dense top-4)")
@@ -56,7 +57,7 @@ def eval_page(assistant) -> None:
 
     def tick(q) -> None:
         done.append(q)
-        bar.progress(len(done) / total, text=q.id)
+        bar.progress(len(done) / total, text=md_text(q.id))
 
     runs = evaluate([qset], assistant, baseline=baseline, progress=tick)
     st.dataframe(
@@ -69,7 +70,7 @@ def eval_page(assistant) -> None:
     for run in runs:
         st.subheader(f"{run.system}: questions that failed ({len(run.failures)})")
         for r in run.failures:
-            with st.expander(f"{r.id} ({r.type}) {r.question}"):
+            with st.expander(md_text(f"{r.id} ({r.type}) {r.question}")):
                 if r.missing_key_points:
-                    st.write("Missing: " + "; ".join(r.missing_key_points))
-                st.markdown(r.answer)
+                    st.markdown(md_text("Missing: " + "; ".join(r.missing_key_points)))
+                st.markdown(answer_markdown(r.answer))

@@ -10,6 +10,7 @@ import streamlit as st
 
 from ingest.loaders import SUPPORTED_TYPES
 from reports_qa.settings import Settings
+from ui.sources import md_text
 from vectorstore.indexer import Indexer, IngestProgress, IngestResult, remove_report
 
 
@@ -22,7 +23,8 @@ class _Bar(IngestProgress):
 
     def _show(self) -> None:
         within = self.embedded / self.planned if self.planned else 0.0
-        self.bar.progress(min(1.0, (self.done + within) / self.files), text=f"{self.name}: {self.embedded}/{self.planned} chunks")
+        self.bar.progress(min(1.0, (self.done + within) / self.files),
+                          text=md_text(f"{self.name}: {self.embedded}/{self.planned} chunks"))
 
     def chunks_planned(self, source: str, n: int) -> None:
         self.name, self.planned, self.embedded = source, n, 0
@@ -34,7 +36,7 @@ class _Bar(IngestProgress):
 
     def file_done(self, result: IngestResult) -> None:
         self.done += 1
-        self.bar.progress(self.done / self.files, text=f"{result.source}: {result.status}")
+        self.bar.progress(self.done / self.files, text=md_text(f"{result.source}: {result.status}"))
 
 
 def upload(assistant, settings: Settings) -> None:
@@ -66,7 +68,7 @@ def upload(assistant, settings: Settings) -> None:
     if results:
         failed = [r for r in results if r["status"] == "failed"]
         if failed:
-            st.error("Not added:\n" + "\n".join(f"- {r['reason']}" for r in failed))
+            st.error("Not added:\n" + "\n".join(f"- {md_text(r['reason'])}" for r in failed))
         if len(failed) < len(results):
             st.success(f"{len(results) - len(failed)} file(s) added or already held.")
         st.dataframe(results, hide_index=True, width="stretch")
@@ -83,7 +85,10 @@ def library_page(assistant, settings: Settings) -> None:
         hide_index=True, width="stretch",
     )
     for r in records:
-        with st.expander(f"{r.meta.council} — {r.meta.meeting}, {r.meta.date}: {r.meta.title}"):
+        m = r.meta
+        label = (f"{m.council or 'Council not known'} — {m.meeting or 'meeting not known'}, {m.date or 'no date'}: "
+                 f"{m.title or m.source}")
+        with st.expander(md_text(label)):
             tree = "\n".join(f"{'    ' * s.level}{s.label}" for s in assistant.store.sections(r.meta.report_id))
             st.code(tree, language=None)
 

@@ -64,6 +64,7 @@ class Indexer:
         self.store = store
         self.embedder = embedder
         self.settings = settings
+        self._write_failed: str | None = None  # set when the store failed a write during ingest_paths
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexer:
@@ -92,13 +93,18 @@ class Indexer:
             log.warning("removed %d chunks left behind by an interrupted ingest", orphans)
         entries = list(iter_report_files(paths))
         results = []
+        self._write_failed = None
         for i, (path, error) in enumerate(entries):
             name = display_name(path.name)  # a name with a newline must not break a table row
             progress.file_started(name, i, len(entries))
             if error is not None:
                 result = IngestResult(name, "failed", str(error))
+            elif self._write_failed:
+                # After a failed write (a full disk), Chroma's next write can hang: write nothing more.
+                result = IngestResult(name, "failed", f"{name}: not tried: {self._write_failed}")
             else:
-                result = self._ingest_one(name, lambda p=path: load_document(p, max_bytes=self.max_bytes), progress)
+                result = self._ingest_one(name, lambda p=path: load_document(
+                    p, max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars), progress)
             progress.file_done(result)
             results.append(result)
         return results
@@ -111,7 +117,8 @@ class Indexer:
         """
         progress = progress or IngestProgress()
         name = upload_name(filename)
-        result = self._ingest_one(name, lambda: load_bytes(data, name, max_bytes=self.max_bytes), progress)
+        result = self._ingest_one(name, lambda: load_bytes(
+            data, name, max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars), progress)
         if result.status in ("ingested", "replaced") and result.report_id:
             self._keep_upload(result.report_id, PurePath(name).suffix.lower(), data)
         progress.file_done(result)
@@ -168,6 +175,7 @@ class Indexer:
             return done("failed", str(exc))
         except StoreError as exc:  # disk full, read-only, server down: the file is fine, the store is not
             log.warning("%s: %s", name, exc)
+            self._write_failed = str(exc)
             return done("failed", f"{name}: {exc}")
         except Exception as exc:  # one broken file must not stop the batch
             log.exception("unexpected error ingesting %s", name)

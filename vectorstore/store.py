@@ -114,8 +114,18 @@ def make_client(settings: Settings) -> ClientAPI:
     if settings.chroma_url:
         return _http_client(settings)
     path = Path(settings.chroma_path)
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings())
+    except (ChromaError, OSError) as exc:
+        raise _cannot_open(path, exc) from exc
+
+
+def _cannot_open(path: Path, exc: BaseException) -> StoreError:
+    return StoreError(
+        f"cannot open the store at {path} ({_one_line(exc)}): is the folder read-only or the disk full? "
+        "Make it writable (or set REPORTS_QA_DATA_DIR to a writable folder) and try again."
+    )
 
 
 def _http_client(settings: Settings) -> ClientAPI:
@@ -283,6 +293,11 @@ class ReportStore:
         try:
             store = cls(client, prefix=settings.collection, model_name=model_name, dimension=dimension,
                         retries=settings.chroma_retries)
+        except (ChromaError, OSError) as exc:  # embedded: a read-only folder fails on first write
+            _close_client(client)
+            if settings.chroma_url:
+                raise server_error(settings.chroma_url, exc) from exc
+            raise _cannot_open(Path(settings.chroma_path), exc) from exc
         except BaseException:
             _close_client(client)
             raise
