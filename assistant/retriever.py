@@ -9,6 +9,7 @@ the one asked about.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -40,45 +41,69 @@ def _tokens(meta: dict[str, Any], text: str) -> list[str]:
     return title * 3 + terms(" ".join(rest)) + terms(text)
 
 
-# report id -> (version, its chunks as (metadata, text, tokens))
-Tokenised = dict[str, tuple[str, list[tuple[dict[str, Any], str, list[str]]]]]
+Chunk = tuple[dict[str, Any], str]
 
 
 class _KeywordIndex:
-    """BM25 over every current chunk.
+    """BM25 over every current chunk, kept in step with the store report by report.
 
-    When the store changes, only reports that are new or changed are fetched and tokenised
-    again; the rest are reused (see ``refreshed``), so an ingest elsewhere costs the readers
-    the postings rebuild, not a re-read of the whole corpus.
+    When the store changes, only reports that are new, changed or gone are fetched and their
+    postings added or taken out (``refresh``); an ingest elsewhere costs a reader the changed
+    reports, not a rebuild over the whole corpus. Each chunk's BM25 key is (report id, position
+    in the report), so the index ranks exactly as one built afresh.
+
+    ``lock`` guards every read against a refresh in another thread: take it around a search
+    and the use of the slots it returns.
     """
 
-    def __init__(self, reports: Tokenised, generation: str) -> None:
+    def __init__(self, generation: str = "") -> None:
         self.generation = generation
-        self.reports = reports
-        self.versions = {rid: version for rid, (version, _) in reports.items()}
-        self.chunks: list[tuple[dict[str, Any], str]] = []
-        self.by_report: dict[str, set[int]] = {}
-        docs = []
-        for rid in sorted(reports):
-            for meta, text, tokens in reports[rid][1]:
-                self.by_report.setdefault(rid, set()).add(len(self.chunks))
-                self.chunks.append((meta, text))
-                docs.append(tokens)
-        self.bm25 = BM25(docs)
+        self.versions: dict[str, str] = {}  # report id -> the version indexed
+        self.chunks: dict[int, Chunk] = {}  # BM25 slot -> (metadata, text)
+        self.by_report: dict[str, list[int]] = {}  # report id -> its slots, in chunk order
+        self.bm25 = BM25()
+        self.lock = threading.Lock()
 
     @classmethod
-    def refreshed(cls, old: _KeywordIndex | None, store: ReportStore, generation: str) -> _KeywordIndex:
+    def build(cls, store: ReportStore, generation: str) -> _KeywordIndex:
+        index = cls()
+        index.refresh(store, generation)
+        return index
+
+    def refresh(self, store: ReportStore, generation: str) -> None:
+        """Bring the index to the store's current reports (fetching is done outside ``lock``)."""
         current = {r.meta.report_id: r.version for r in store.list_reports()}
-        kept = old.reports if old is not None else {}
-        reports: Tokenised = {rid: kept[rid] for rid, v in current.items() if rid in kept and kept[rid][0] == v}
-        missing = [rid for rid in current if rid not in reports]
-        if missing:
-            fetched: dict[str, list] = {rid: [] for rid in missing}
-            for meta, text in store.all_chunks(report_ids=missing if old is not None else None):
+        stale = sorted(rid for rid in current if self.versions.get(rid) != current[rid])
+        gone = [rid for rid in self.versions if rid not in current]
+        fetched: dict[str, list[Chunk]] = {rid: [] for rid in stale}
+        if stale:
+            # The first build reads the whole store in one pass rather than report by report.
+            for meta, text in store.all_chunks(report_ids=stale if self.versions else None):
                 if meta["report_id"] in fetched:
-                    fetched[meta["report_id"]].append((meta, text, _tokens(meta, text)))
-            reports.update({rid: (current[rid], chunks) for rid, chunks in fetched.items()})
-        return cls(reports, generation)
+                    fetched[meta["report_id"]].append((meta, text))
+        tokenised = {
+            rid: [(meta, text, _tokens(meta, text)) for meta, text in sorted(chunks, key=_position)]
+            for rid, chunks in fetched.items()
+        }
+        with self.lock:
+            for rid in gone + stale:
+                for slot in self.by_report.pop(rid, []):
+                    meta, text = self.chunks.pop(slot)
+                    self.bm25.remove(slot, _tokens(meta, text))
+                self.versions.pop(rid, None)
+            for rid in stale:
+                slots = self.by_report[rid] = []
+                for position, (meta, text, tokens) in enumerate(tokenised[rid]):
+                    slot = self.bm25.add(tokens, key=(rid, position))
+                    self.chunks[slot] = (meta, text)
+                    slots.append(slot)
+                self.versions[rid] = current[rid]
+            self.generation = generation
+
+
+def _position(chunk: Chunk) -> int:
+    index = chunk[0].get("index")
+    return index if isinstance(index, int) else 0
 
 
 class HybridRetriever(BaseRetriever):
@@ -100,6 +125,7 @@ class HybridRetriever(BaseRetriever):
     report_ids: list[str] | None = None  # restrict every search to these reports
 
     _index: _KeywordIndex | None = PrivateAttr(default=None)
+    _refresh_lock: Any = PrivateAttr(default_factory=threading.Lock)
 
     @classmethod
     def from_settings(cls, settings: Settings, store: ReportStore, embedder: Embedder, **overrides: Any) -> HybridRetriever:
@@ -115,11 +141,18 @@ class HybridRetriever(BaseRetriever):
         return cls(**{**params, **overrides})
 
     def keyword_index(self) -> _KeywordIndex:
+        """The keyword index, first brought up to date if the store's generation has moved."""
         generation = self.store.generation()
-        if self._index is None or self._index.generation != generation:
-            self._index = _KeywordIndex.refreshed(self._index, self.store, generation)
-            log.debug("keyword index built over %d chunks", len(self._index.chunks))
-        return self._index
+        index = self._index
+        if index is not None and index.generation == generation:
+            return index
+        with self._refresh_lock:  # one refresh at a time; askers meanwhile search the index as it was
+            if self._index is None:
+                self._index = _KeywordIndex.build(self.store, generation)
+            elif self._index.generation != generation:
+                self._index.refresh(self.store, generation)
+            log.debug("keyword index holds %d chunks", len(self._index.chunks))
+            return self._index
 
     def _dense(self, query: str, n: int, report_ids: Sequence[str] | None, current: dict[str, str]) -> list[tuple[dict, str]]:
         where = None
@@ -146,10 +179,17 @@ class HybridRetriever(BaseRetriever):
         if report_ids is not None and not report_ids:
             return []
         index = self.keyword_index()
-        if not index.chunks:
-            return []
-        current = index.versions
         n = max(self.fetch_k, k)
+        with index.lock:  # a snapshot: a refresh in another thread waits until it is taken
+            if not index.chunks:
+                return []
+            current = dict(index.versions)
+            keyword: list[Chunk] = []
+            if self.bm25_weight > 0:
+                allowed = None
+                if report_ids is not None:
+                    allowed = {slot for r in report_ids for slot in index.by_report.get(r, ())}
+                keyword = [index.chunks[i] for i, _ in index.bm25.top(expand(terms(query)), n, allowed)]
 
         fused: dict[str, dict[str, Any]] = {}
 
@@ -161,13 +201,8 @@ class HybridRetriever(BaseRetriever):
         if self.dense_weight > 0:
             for rank, (meta, text) in enumerate(self._dense(query, n, report_ids, current), 1):
                 add(rank, meta, text, "dense_rank", self.dense_weight)
-        if self.bm25_weight > 0:
-            allowed = None
-            if report_ids is not None:
-                allowed = set().union(*(index.by_report.get(r, set()) for r in report_ids))
-            for rank, (i, _) in enumerate(index.bm25.top(expand(terms(query)), n, allowed), 1):
-                meta, text = index.chunks[i]
-                add(rank, meta, text, "bm25_rank", self.bm25_weight)
+        for rank, (meta, text) in enumerate(keyword, 1):
+            add(rank, meta, text, "bm25_rank", self.bm25_weight)
 
         ranked = sorted(fused.values(), key=lambda e: (-e["score"], e["meta"]["chunk_id"]))[:k]
         return [

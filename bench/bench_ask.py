@@ -1,7 +1,8 @@
 """Ask latency: retrieval and answer writing timed separately over 36 real questions.
 
     .venv/bin/python -m bench.bench_ask [--backend extractive] [--repeat N] [--data-dir DIR]
-                                        [--start-server | --chroma-url URL] [--json]
+                                        [--start-server | --chroma-url URL] [--torch-threads N|auto]
+                                        [--json]
 
 Ingests the sample reports into a temporary store (unless --data-dir names one that holds
 reports), warms the model and the keyword index with one question, then asks every question
@@ -22,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.threads import HELP, threads_arg, use_torch_threads
 from eval.metrics import percentile
 from reports_qa import logs
 from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
@@ -67,6 +69,8 @@ QUESTIONS = [
 
 
 def run(data_dir: Path | None, backend: str, repeat: int) -> dict:
+    import torch
+
     from assistant import Assistant
     from vectorstore.indexer import Indexer
 
@@ -98,6 +102,8 @@ def run(data_dir: Path | None, backend: str, repeat: int) -> dict:
     }
     return {
         "backend": backend,
+        "torch_threads": torch.get_num_threads(),
+        "load1": round(os.getloadavg()[0], 1),
         "questions": len(QUESTIONS),
         "asks": len(rows),
         "answered": sum(r["answered"] for r in rows[: len(QUESTIONS)]),
@@ -116,8 +122,10 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--chroma-url", help="ask over this Chroma server (sets REPORTS_QA_CHROMA_URL)")
     parser.add_argument("--start-server", action="store_true", help="start a chroma run server for the run")
+    parser.add_argument("--torch-threads", type=threads_arg, help=HELP)
     args = parser.parse_args()
     logs.configure(0)
+    use_torch_threads(args.torch_threads)
     with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         if args.start_server:
             from tests.chroma_server import ChromaServer
@@ -132,7 +140,8 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     print(f"store {result['store']}, backend {result['backend']}: {result['asks']} asks of {result['questions']} questions "
-          f"({result['answered']} answered); first ask {result['first_ask_ms']} ms")
+          f"({result['answered']} answered); first ask {result['first_ask_ms']} ms; "
+          f"torch threads {result['torch_threads']}, load1 {result['load1']}")
     print(f"{'ms':<10}{'p50':>10}{'p95':>10}{'max':>10}")
     for key, f in result["timings_ms"].items():
         print(f"{key:<10}{f['p50']:>10}{f['p95']:>10}{f['max']:>10}")

@@ -1,7 +1,7 @@
 """Concurrency: several askers at once against one store, as threads or as processes.
 
     .venv/bin/python -m bench.bench_concurrency [--mode threads|processes] [--askers 8] [--rounds 2]
-        [--data-dir DIR] [--chroma-url URL [--collection NAME] | --start-server] [--torch-threads N]
+        [--data-dir DIR] [--chroma-url URL [--collection NAME] | --start-server] [--torch-threads N|auto]
         [--writer SECONDS] [--seed S] [--json]
 
 Ingests the sample reports into a temporary store (unless --data-dir names one that holds
@@ -19,9 +19,9 @@ Assistant from Settings over the same store: the same data dir for the embedded 
 --start-server. Several embedded readers of one directory worked in our runs (8 processes,
 no errors, the same answers as one); Chroma does not support writing to one directory from
 several processes, so anything that also ingests should use a server. Start-up (model load,
-keyword index) happens before the barrier and is reported apart. Each process's torch uses as many threads as there are cores unless
-``--torch-threads`` says otherwise (it sets ``torch.set_num_threads`` in threads mode too), so
-N processes oversubscribe the CPU N times over by default.
+keyword index) happens before the barrier and is reported apart. Each process's torch uses
+REPORTS_QA_TORCH_THREADS threads (default 1; ``--torch-threads`` sets it for the run, in threads
+mode too); with 'auto' (torch's default, one per core) N processes oversubscribe the CPU N times.
 
 For each phase it prints asks, wall seconds (first start to last finish), throughput (asks/s),
 per-ask latency p50/p95/max (measured around ``ask``), questions answered, answers that differ
@@ -56,6 +56,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from bench.threads import HELP, threads_arg, use_torch_threads
 from eval.metrics import percentile
 from reports_qa import logs
 from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
@@ -169,13 +170,10 @@ def run_threads(assistant: Any, askers: int, rounds: int, seed: int, questions: 
 
 
 def process_asker(i: int, settings_kwargs: dict, rounds: int, seed: int, questions: list[str],
-                  barrier: Any, out: Any, torch_threads: int | None = None) -> None:
+                  barrier: Any, out: Any, torch_threads: str | None = None) -> None:
     """One asker in a process of its own: its own model, store client and Assistant."""
     logs.configure(0)
-    if torch_threads:
-        import torch
-
-        torch.set_num_threads(torch_threads)
+    use_torch_threads(torch_threads)  # Assistant.from_settings -> Embedder.load applies it
     result: dict[str, Any] = {"index": i, "pid": os.getpid(), "records": []}
     assistant = None
     t0 = time.perf_counter()
@@ -203,7 +201,7 @@ def process_asker(i: int, settings_kwargs: dict, rounds: int, seed: int, questio
 
 
 def run_processes(settings_kwargs: dict, askers: int, rounds: int, seed: int, questions: list[str],
-                  torch_threads: int | None = None) -> dict:
+                  torch_threads: str | None = None) -> dict:
     ctx = multiprocessing.get_context("spawn")
     barrier = ctx.Barrier(askers + 1)
     out = ctx.Queue()
@@ -309,13 +307,14 @@ def baseline_consistency(phase: dict) -> int:
 
 
 def run(mode: str, askers: int, rounds: int, seed: int, data_dir: Path | None, chroma_url: str | None,
-        collection: str | None, start_server: bool, torch_threads: int | None = None,
+        collection: str | None, start_server: bool, torch_threads: str | None = None,
         writer_interval: float | None = None) -> dict:
     from bench.bench_ask import QUESTIONS
     from vectorstore.indexer import Indexer
     from vectorstore.store import ReportStore
 
     questions = list(QUESTIONS)
+    use_torch_threads(torch_threads)  # for Indexer.from_settings below, and the askers spawned
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-concurrency-")))
         if start_server:
@@ -355,8 +354,6 @@ def run(mode: str, askers: int, rounds: int, seed: int, data_dir: Path | None, c
 
             from assistant import Assistant
 
-            if torch_threads:
-                torch.set_num_threads(torch_threads)
             extra["torch_threads"] = torch.get_num_threads()
             with indexer.store:
                 assistant = Assistant(settings, indexer.store, indexer.embedder, backend="extractive")
@@ -377,7 +374,7 @@ def run(mode: str, askers: int, rounds: int, seed: int, data_dir: Path | None, c
             indexer.store.close()  # the askers are the only clients of the store
             for n in sorted({1, askers}):
                 phases.append(run_processes(settings_kwargs, n, rounds, seed, questions, torch_threads))
-            extra["torch_threads"] = torch_threads or "default"
+            extra["torch_threads"] = Settings().torch_threads or "auto"
 
     reference = reference_answers(phases[0])
     rows = [summarise(p, reference) for p in phases]
@@ -409,7 +406,7 @@ def main() -> None:
     parser.add_argument("--collection", help="collection prefix on the server (default: a new one, dropped after)")
     parser.add_argument("--writer", type=float, metavar="SECONDS",
                         help="threads mode: a third phase with a writer re-putting a report every SECONDS")
-    parser.add_argument("--torch-threads", type=int, help="torch.set_num_threads in each asker process (or the one)")
+    parser.add_argument("--torch-threads", type=threads_arg, help=HELP + "; in each asker process (or the one)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.askers < 1 or args.rounds < 1:

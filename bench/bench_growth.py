@@ -1,7 +1,7 @@
 """Growth: how ingest, disk, memory, the keyword index and ask latency grow with the corpus.
 
     .venv/bin/python -m bench.bench_growth [--reports N [N ...]] [--fresh] [--noise SIGMA]
-        [--chroma-url URL [--server-path DIR] | --start-server] [--torch-threads N] [--svg PATH] [--json]
+        [--chroma-url URL [--server-path DIR] | --start-server] [--torch-threads N|auto] [--svg PATH] [--json]
 
 The corpus is synthetic but realistic: the five sample reports are parsed and embedded once
 with the real model, then copied into reports of their own (new report id, content hash and
@@ -30,19 +30,22 @@ instead (a new temp dir, or a new collection prefix on a server). For every size
   ``generation``, ``_list_reports`` and ``all_chunks``), and the longest answer;
 * the parts of retrieval alone, over the same questions (p50): ``embed_query``, the Chroma
   query the dense side makes (``store.query``, k = fetch_k, unscoped) and BM25 ``top``; and
-  the 1-minute load average ("load1"): with torch's default of one thread per core, any other
-  busy process makes ``embed_query`` (so every ask) many times slower, see ``--torch-threads``;
+  the 1-minute load average ("load1"): with torch's default of one thread per core ('auto'),
+  any other busy process makes ``embed_query`` (so every ask) many times slower; the setting
+  REPORTS_QA_TORCH_THREADS (default 1, or ``--torch-threads``) avoids it;
 * writes: the ms per report spent in each part of ``put_report`` (chunk upsert, manifest
   upsert, stale-chunk query, generation bump, the rest), then one upload: the first sample
   report put again under a new version, and what the next ``list_reports()``, keyword index
-  refresh (only that report is re-read, the BM25 postings are rebuilt over all) and ask cost.
+  refresh (only that report is fetched, and its postings taken out and put in again) and ask cost.
 
 ``--svg PATH`` writes a self-contained line chart (log-log: chunks against ask total p50/p95,
 retrieve p50 and keyword index build ms). ``--json`` prints every row as JSON.
 
 Cost guide (2 cores, embedded): 200 reports (13.7k chunks) take about a minute to put, 2000
-(137k chunks) about 20 minutes, 1.5 GB of disk and 3 GB of RSS; 20000 (1.4M chunks) would
-take hours and about 15 GB of disk.
+(137k chunks) 20-30 minutes, 1.5 GB of disk and 2.5 GB of RSS; 20000 (1.4M chunks) would take
+5 hours or more (put_report slows from ~7 to ~14 ms a chunk between 200 and 2000 reports, most
+of it the manifest upsert carrying the full text) and about 15 GB of disk. ``bench.bench_bm25`` measures the keyword index alone, in
+memory, up to 20,000 reports.
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from bench.threads import HELP, threads_arg, use_torch_threads
 from eval.metrics import percentile
 from reports_qa import logs
 from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
@@ -293,7 +297,7 @@ def measure(settings: Settings, store: Any, embedder: Any, templates: list, disk
 
     # One upload: the first sample report put again under a new version (same text and vectors).
     # The next question refreshes the listing and the keyword index (only that report is
-    # fetched and tokenised again, the BM25 postings are rebuilt over everything).
+    # fetched, its old postings taken out and the new ones put in).
     from ingest.models import ParsedReport, content_hash
 
     report, vectors = templates[0]
@@ -330,7 +334,7 @@ def _progress() -> Any:
 
 
 def run(sizes: list[int], *, fresh: bool, noise: float, seed: int, chroma_url: str | None,
-        server_path: Path | None, start_server: bool, torch_threads: int | None = None,
+        server_path: Path | None, start_server: bool, torch_threads: str | None = None,
         on_row: Callable[[dict], None] | None = None) -> dict:
     import numpy as np
     import torch
@@ -340,8 +344,7 @@ def run(sizes: list[int], *, fresh: bool, noise: float, seed: int, chroma_url: s
     from vectorstore.store import ReportStore
 
     sizes = sorted(set(sizes))
-    if torch_threads:
-        torch.set_num_threads(torch_threads)
+    use_torch_threads(torch_threads)  # Embedder.load below applies it
     rng = np.random.default_rng(seed)
     rows: list[dict] = []
     with ExitStack() as stack:
@@ -550,9 +553,7 @@ def main() -> None:
     server.add_argument("--chroma-url", help="a running Chroma server (collections g<random>... are dropped after)")
     server.add_argument("--start-server", action="store_true", help="start `chroma run` in a temp dir for the run")
     parser.add_argument("--server-path", type=Path, help="the --chroma-url server's --path, for its size on disk")
-    parser.add_argument("--torch-threads", type=int,
-                        help="torch.set_num_threads (default: torch's, one per core; on a busy machine 1 is "
-                             "far steadier)")
+    parser.add_argument("--torch-threads", type=threads_arg, help=HELP)
     parser.add_argument("--svg", type=Path, help="write a line chart here")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()

@@ -85,7 +85,7 @@ def test_keyword_index_follows_the_store(store, embedder, make_report, embed_rep
 
 def test_keyword_index_follows_writes_by_another_client(settings, store, embedder, make_report, embed_report):
     """Another client (as another process would) replaces one report and adds one: the index
-    picks both up, and reuses what it had tokenised for the report that did not change."""
+    picks both up in place, and keeps what it held for the report that did not change."""
     from vectorstore.store import ReportStore
 
     kept, replaced = make_report(report_id="kept-report"), make_report(report_id="replaced-report")
@@ -93,7 +93,9 @@ def test_keyword_index_follows_writes_by_another_client(settings, store, embedde
         store.put_report(r, embed_report(r))
     retriever = HybridRetriever(store=store, embedder=embedder, k=3, dense_weight=0)
     before = retriever.keyword_index()
-    assert {m["report_id"] for m, _ in before.chunks} == {"kept-report", "replaced-report"}
+    generation = before.generation
+    assert {m["report_id"] for m, _ in before.chunks.values()} == {"kept-report", "replaced-report"}
+    kept_chunks = {slot: before.chunks[slot] for slot in before.by_report["kept-report"]}
 
     new_text = make_report().text.replace("volunteers", "apprentices")
     newer = make_report(new_text, report_id="replaced-report")
@@ -103,13 +105,14 @@ def test_keyword_index_follows_writes_by_another_client(settings, store, embedde
         other.put_report(added, embed_report(added))
 
     after = retriever.keyword_index()
-    assert after is not before and after.generation == store.generation() != before.generation
-    assert after.reports["kept-report"] is before.reports["kept-report"]  # not fetched again
+    assert after is before and after.generation == store.generation() != generation
+    assert all(after.chunks[slot] is chunk for slot, chunk in kept_chunks.items())  # not fetched again
+    assert after.by_report["kept-report"] == list(kept_chunks)
     assert after.versions["replaced-report"] == newer.meta.content_hash
     hits = {d.metadata["report_id"] for d in retriever.invoke("apprentices")}
     assert hits == {"replaced-report"}
     assert {d.metadata["report_id"] for d in retriever.invoke("volunteers")} == {"kept-report", "added-report"}
-    assert retriever.keyword_index() is after  # nothing changed: nothing rebuilt
+    assert retriever.keyword_index().generation == after.generation  # nothing changed: nothing refreshed
 
 
 def test_bm25_prefers_rare_terms_and_normalises_length():

@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Embedder", "EmbeddingModelError", "LangChainEmbeddings", "resolve_model_path"]
+__all__ = ["Embedder", "EmbeddingModelError", "LangChainEmbeddings", "resolve_model_path", "set_torch_threads"]
+
+# Embedder.load's default: take the thread count from Settings (REPORTS_QA_TORCH_THREADS).
+FROM_SETTINGS: Any = object()
 
 # Files whose presence says a folder holds a sentence-transformers (or plain transformers) model.
 _MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json")
@@ -140,9 +143,20 @@ class Embedder:
         self._backend = backend
 
     @classmethod
-    def load(cls, name: str) -> Embedder:
-        """The model for ``name``, loaded once per process."""
-        return _load_cached(name)
+    def load(cls, name: str, *, torch_threads: int | None = FROM_SETTINGS) -> Embedder:
+        """The model for ``name``, loaded once per process.
+
+        ``torch_threads`` is applied to the whole process on every call (torch has one setting per
+        process, shared by its threads): an int, None for torch's own default (one per core), or
+        by default ``Settings().torch_threads`` (``REPORTS_QA_TORCH_THREADS``).
+        """
+        embedder = _load_cached(name)
+        if torch_threads is FROM_SETTINGS:
+            from reports_qa.settings import Settings
+
+            torch_threads = Settings().torch_threads
+        set_torch_threads(torch_threads)
+        return embedder
 
     @property
     def model(self) -> SentenceTransformer:
@@ -213,6 +227,34 @@ class Embedder:
             [text], normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
         )
         return vector[0].tolist()
+
+
+def set_torch_threads(threads: int | None) -> int:
+    """Set torch's intra-op threads for this process; returns the count now in force.
+
+    None restores the count torch started with (one per core, or ``OMP_NUM_THREADS``). Many
+    processes (app replicas, concurrent askers) each running one thread per core oversubscribe
+    the CPU, and a short query gains nothing from more threads: bench/bench_concurrency.py
+    measured 8 asker processes on 2 cores at about 2 asks/s with torch's default, 18-21 with 1.
+    """
+    import torch
+
+    default = _torch_default_threads()  # read before the first change
+    wanted = default if threads is None else threads
+    if wanted < 1:
+        raise ValueError("torch threads must be at least 1")
+    if wanted != torch.get_num_threads():
+        torch.set_num_threads(wanted)
+        log.debug("torch threads set to %d", wanted)
+    return wanted
+
+
+@lru_cache(maxsize=1)
+def _torch_default_threads() -> int:
+    """Torch's own count, read before this module first changes it."""
+    import torch
+
+    return torch.get_num_threads()
 
 
 @lru_cache(maxsize=4)
