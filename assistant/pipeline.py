@@ -63,7 +63,7 @@ class Assistant:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, backend: str | None = None) -> Assistant:
         settings = settings or Settings()
-        embedder = Embedder.load(settings.embedding_model)
+        embedder = Embedder.load(settings.embedding_model, torch_threads=settings.torch_threads)
         store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
         assistant = cls(settings, store, embedder, backend=backend)
         assistant._owns_store = True

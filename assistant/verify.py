@@ -219,6 +219,7 @@ class Window:
     start: int
     end: int
     seq: tuple[str, ...]  # its terms in order
+    second: int | None = None  # where in ``seq`` the second unit's terms begin, if two
     terms: frozenset[str] = field(init=False)
     counted: dict[str, frozenset[str]] = field(init=False)
 
@@ -231,7 +232,11 @@ class Window:
         return cls(start, end, tuple(_terms(_normalise(text[start:end])[0])))
 
     def __or__(self, other: Window) -> Window:
-        return Window(self.start, other.end, self.seq + other.seq)
+        return Window(self.start, other.end, self.seq + other.seq, len(self.seq))
+
+    def unit_of(self, k: int) -> int:
+        """Which unit (0 or 1) the term at ``seq[k]`` is in."""
+        return int(self.second is not None and k >= self.second)
 
 
 # --- sentences -----------------------------------------------------------------------------
@@ -358,13 +363,18 @@ def is_instruction(text: str) -> bool:
 _URL = re.compile(r"\b(?:https?|ftp|file|javascript|vbscript|data):[^\s<>()\[\]\"'`]+|\bwww\.[^\s<>()\[\]\"'`]+", re.IGNORECASE)
 # Markdown that a renderer would act on: an image is fetched as soon as the answer is shown,
 # a link may run script. Kept answers show their words only; the citation holds the source.
-_MD_IMAGE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
-_MD_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\n]*)\)")
+_TARGET = r"\((?:[^()\n]|\([^()\n]*\))*\)"  # "(url)", with one level of parentheses inside
+_MD_IMAGE = re.compile(r"!\[([^\]\n]*)\]" + _TARGET + r"(?=(\w)?)")
+_MD_LINK = re.compile(r"\[([^\]\n]*)\]" + _TARGET)
 
 
 def inert(text: str) -> str:
-    """``text`` with Markdown images replaced by their alt text and links by their words."""
-    return _MD_LINK.sub(lambda m: m.group(1), _MD_IMAGE.sub(lambda m: m.group(1), text))
+    """``text`` with Markdown images replaced by their alt text and links by their words.
+
+    The target is dropped whole, "(javascript:alert(1))" included; alt text keeps a space from
+    a word that followed the image."""
+    text = _MD_IMAGE.sub(lambda m: m.group(1) + (" " if m.group(2) and m.group(1) else ""), text)
+    return _MD_LINK.sub(lambda m: m.group(1), text)
 
 
 @dataclass(frozen=True)
@@ -377,6 +387,7 @@ class Probe:
     quoted: tuple[str, ...]  # normalised text the claim puts in quotation marks
     grades: frozenset[str] = frozenset()  # its judgement words (``_GRADES``)
     urls: tuple[str, ...] = ()  # normalised URLs in the claim
+    ends_negated: bool = False  # its last term is a negation ("..., but staff were not")
 
     @classmethod
     def of(cls, claim: str) -> Probe:
@@ -387,7 +398,8 @@ class Probe:
         quoted = tuple(q for q in (_trim(a or b) for a, b in _QUOTED.findall(norm)) if any(c.isalnum() for c in q))
         forms = tuple(f for f in dict.fromkeys((_trim(full), _trim(norm))) if any(c.isalnum() for c in f))
         urls = tuple(u.rstrip(".,;:!?") for u in _URL.findall(full))
-        return cls(forms, frozenset(terms), _counted(terms), quoted, _grades(terms), urls)
+        ends_negated = bool(terms) and terms[-1] == _NOT
+        return cls(forms, frozenset(terms), _counted(terms), quoted, _grades(terms), urls, ends_negated)
 
     def agrees(self, window: Window) -> bool:
         """The window holds each of the claim's numbers counting the same thing and each of its
@@ -401,8 +413,14 @@ class Probe:
             if after and not _YEAR.fullmatch(number) and not after & window.counted.get(number, frozenset()):
                 return False
         lo, hi = _cover(window.seq, (self.terms & window.terms) - {_NOT})
-        if _NOT in self.terms:  # the passage's negation must sit at the claim's words
-            return _NOT in window.seq[max(0, lo - 2) : hi + 2]
+        if _NOT in self.terms:
+            # The passage's negation must sit among the claim's words, or just before them, or
+            # just after them when the claim itself ends on one; and in the same sentence: "It
+            # did not inspect partners" after a sentence does not negate that sentence.
+            before = range(max(0, lo - 2), lo)
+            after = range(hi, min(len(window.seq), hi + 2)) if self.ends_negated else range(0)
+            near = [k for k in (*before, *after) if window.unit_of(k) in (window.unit_of(lo), window.unit_of(hi - 1))]
+            return _NOT in window.seq[lo:hi] or any(window.seq[k] == _NOT for k in near)
         return _NOT not in window.seq[lo:hi]
 
 

@@ -202,12 +202,9 @@ def run_ingest(data_dir: Path, folder: Path, **kw) -> subprocess.CompletedProces
 
 
 # A full disk fails the first write with Chroma's "disk I/O error", cleanly; the NEXT write in
-# the same process (the next file of the batch) then hangs inside Chroma's Rust bindings
-# (``chromadb/api/rust.py`` ``_upsert``, from ``ReportStore._put``) in about half the runs:
-# 4 of 8 and 1 of 2 with three files, 0 of 8 with one file. The fix belongs in the indexer/store:
-# after a write has failed, write nothing more in that run (fail the remaining files with the
-# same reason). Until then this test fails, with the stacks, in about half its runs: kept slow.
-@pytest.mark.slow
+# the same process then hung inside Chroma's Rust bindings (``_upsert``) in about half the runs.
+# So after a failed write the indexer writes nothing more in that run (``Indexer._write_failed``):
+# the remaining files fail with the same reason, and this test runs in CI (about 100 s here).
 def test_a_full_disk_is_a_clear_error_and_a_later_run_completes(corpus, tmp_path, embedder):
     data_dir = tmp_path / "data"
     others = tmp_path / "later"
@@ -237,9 +234,8 @@ def test_a_full_disk_is_a_clear_error_and_a_later_run_completes(corpus, tmp_path
     assert check_consistent(data_dir, embedder) == expected
 
 
-# Fails today: opening the embedded store read-only raises Chroma's InternalError ("attempt to
-# write a readonly database") from ``chromadb.PersistentClient`` in ``vectorstore.store.
-# make_client``, which nothing turns into a StoreError, so the command line prints a traceback.
+# Opening the embedded store read-only raised Chroma's InternalError ("attempt to write a readonly
+# database") from ``chromadb.PersistentClient``; ``store.make_client`` now turns it into a StoreError.
 def test_a_read_only_store_is_a_clear_error_and_changes_nothing(corpus, tmp_path, embedder):
     data_dir = tmp_path / "data"
     for name in SAMPLES[1:]:  # one report is enough to change

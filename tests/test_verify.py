@@ -123,6 +123,36 @@ def test_negation_must_agree(summary):
     assert verify("Senior leaders have developed a performance management system [1].", [summary]).answered
 
 
+def test_a_negation_in_the_next_sentence_does_not_back_an_added_one():
+    """Found by the long fuzz run: "It did not inspect the work of partners" followed the
+    sentence a claim negated, and was taken as the passage saying it."""
+    from tests.samples import SOUTHEND_2019
+
+    text = sample_text(SOUTHEND_2019)
+    line = passage(1, text, "- 3.2 The inspection focused", "\n")
+    assert "It did not inspect" in line.text
+    sentence = "The inspection focused all areas of statutory children's social work services and early help services delivered by the Council"
+    assert verify(f"{sentence} [1].", [line]).answered
+    assert not verify(f"It is not the case that - 3.2 {sentence} [1].", [line]).answered
+    assert not verify(f"It is not the case that {sentence} [1].", [line]).answered
+    # the passage's own negation still backs the claim that repeats it
+    assert verify("It did not inspect the work of partners [1].", [line]).answered
+
+
+def test_a_claim_ending_on_its_negation_is_backed_by_the_same():
+    """ "..., but staff were not": the negation after the claim's words counts when the claim
+    itself ends on one, and only within the same sentence."""
+    text = "Leaders were ready for the change, but staff were not. Training started in March."
+    p = Passage(number=1, report_id="r", source="r.txt", council=None, meeting=None, date=None, section_id="s1",
+                section="1", section_title="", section_path=("1",), text=text, start=0, end=len(text))
+    assert verify("Leaders were ready for the change, but staff were not [1].", [p]).answered
+    later = "Leaders and staff were ready for the change. None of the plans was late."
+    p2 = Passage(number=1, report_id="r", source="r.txt", council=None, meeting=None, date=None, section_id="s1",
+                 section="1", section_title="", section_path=("1",), text=later, start=0, end=len(later))
+    assert verify("Leaders and staff were ready for the change [1].", [p2]).answered
+    assert not verify("Leaders were ready for the change, but staff were not [1].", [p2]).answered
+
+
 def test_framing_words_are_not_part_of_the_claim(summary):
     result = verify("The report notes that children mostly come into care when they should [1].", [summary])
     assert result.answered
@@ -226,3 +256,21 @@ def test_any_verbatim_run_of_words_quotes_the_report_exactly(unit, data):
     (c,) = result.citations
     assert NS[c.start : c.end] == c.quote
     assert _normalise(claim)[0].strip(" .,;:!?'\"()-") in _normalise(c.quote)[0]  # and it is the claim's words
+
+
+@pytest.mark.parametrize(
+    ("markdown", "shown"),
+    [
+        ("see [the plan](javascript:alert(1)) now", "see the plan now"),
+        ("![chart](http://evil.example/t.png)Leaders", "chart Leaders"),
+        ("a ![](http://evil.example/t.png)b", "a b"),
+        ("[one](a) and [two](b(c))", "one and two"),
+        ("plain (brackets) and [1] stay", "plain (brackets) and [1] stay"),
+    ],
+)
+def test_inert_keeps_the_words_and_drops_every_target(markdown, shown):
+    """Found by the long fuzz run: a target with parentheses inside left a stray ")", and an
+    image's alt text ran into the next word."""
+    from assistant.verify import inert
+
+    assert inert(markdown) == shown

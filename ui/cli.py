@@ -10,6 +10,7 @@ from pathlib import Path
 
 from reports_qa import logs
 from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
+from ui.terminal import plain
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -35,7 +36,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
-    from rich.text import Text
+    from ui.terminal import rich_text as Text
 
     from vectorstore.indexer import Indexer, IngestProgress, IngestResult
     from vectorstore.store import ReportStore
@@ -80,7 +81,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             table.add_column(col, overflow="fold")
         style = {"failed": "red", "unchanged": "dim", "duplicate": "yellow"}
         for r in results:  # the report id is the file name's stem; `reports` lists it
-            # File names and reasons are the user's text: Text() keeps "[/]" in them from being read as markup.
+            # File names and reasons are the user's text: Text() keeps "[/]" and escapes in them inert.
             table.add_row(Text(r.source), f"[{style.get(r.status, 'green')}]{r.status}",
                           str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", Text(r.message))
         Console().print(table)
@@ -101,7 +102,7 @@ def _open_store(args: argparse.Namespace):
 def cmd_reports(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
+    from ui.terminal import rich_text as Text
 
     with _open_store(args) as store:
         records = store.list_reports()
@@ -140,6 +141,8 @@ def cmd_sections(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.tree import Tree
 
+    from ui.terminal import rich_text
+
     with _open_store(args) as store:
         record = _resolve(store, args.report)
         sections = store.sections(record.meta.report_id)
@@ -147,12 +150,13 @@ def cmd_sections(args: argparse.Namespace) -> int:
         _print_json([s.to_dict() for s in sections])
         return EXIT_OK
     meta = record.meta
-    root = Tree(f"[bold]{meta.council}[/] — {meta.meeting}, {meta.date}: {meta.title}")
+    # Council, title and headings are the report's text: rich_text keeps markup and escapes in them inert.
+    root = Tree(rich_text(meta.council, "bold") + rich_text(f" — {meta.meeting}, {meta.date}: {meta.title}"))
     nodes = {}
     for s in sections:
         parent = nodes.get(s.parent_id, root)
-        where = f" [dim](p. {s.page})[/]" if s.page else ""
-        nodes[s.id] = parent.add(f"{s.label}{where} [dim]{s.start}–{s.end}[/]")
+        where = f" (p. {s.page})" if s.page else ""
+        nodes[s.id] = parent.add(rich_text(s.label) + rich_text(f"{where} {s.start}–{s.end}", "dim"))
     Console().print(root)
     return EXIT_OK
 
@@ -163,7 +167,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
     with _open_store(args) as store:
         record = _resolve(store, args.report)
         remove_report(store, _settings(args), record.meta.report_id)
-    print(f"removed {record.meta.report_id} ({record.meta.source})")
+    print(plain(f"removed {record.meta.report_id} ({record.meta.source})"))
     return EXIT_OK
 
 
@@ -205,9 +209,9 @@ def _no_judgements(args: argparse.Namespace, records: list, reports: list) -> st
 def cmd_judgements(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-    from rich.text import Text
 
     from assistant.scope import Filters, ScopeError, matching_reports
+    from ui.terminal import rich_text as Text
 
     with _open_store(args) as store:
         records = store.list_reports()
@@ -215,7 +219,7 @@ def cmd_judgements(args: argparse.Namespace) -> int:
         try:  # the same council names and aliases, and the same refusal, as `ask --council`
             reports = matching_reports(Filters(councils=tuple(args.council or ())), catalogue)
         except ScopeError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(plain(f"error: {exc}"), file=sys.stderr)
             return EXIT_FAILED
         rows = [
             (m, j) for m, j in store.judgements([m.report_id for m in reports])
@@ -228,10 +232,10 @@ def cmd_judgements(args: argparse.Namespace) -> int:
             for m, j in rows
         ])
         if not rows:
-            print(_no_judgements(args, records, reports), file=sys.stderr)
+            print(plain(_no_judgements(args, records, reports)), file=sys.stderr)
         return EXIT_OK
     if not rows:  # said plainly: an empty table would look like a failure
-        print(_no_judgements(args, records, reports))
+        print(plain(_no_judgements(args, records, reports)))
         return EXIT_OK
     n = len({m.report_id for m, _ in rows})
     table = Table(title=f"{len(rows)} Ofsted judgements from {n} report{'s' if n != 1 else ''}", show_lines=True)
@@ -241,7 +245,7 @@ def cmd_judgements(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold", max_width=width, ratio=ratio)
     for m, j in rows:
         words = f"{j.area_text}: {j.grade_text}" if j.area_text else j.grade_text
-        # Text(), not str: report text is data, and rich would read "[...]" in it as markup.
+        # Text(), not str: report text is data; rich would read "[...]" in it as markup.
         table.add_row(
             Text(m.council or m.source), Text(_when(j), style="dim" if j.previous else ""), Text(j.framework or ""),
             Text(j.area_label), Text(j.grade, style="dim" if j.previous else "bold"), Text(words),
@@ -314,7 +318,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     history: list[dict[str, str]] = []
     with _assistant(args) as assistant:
         held = ", ".join(sorted({m.council or m.source for m in assistant.catalogue()})) or "none"
-        print(f"Ask about the reports on: {held}.\nFollow-ups use the conversation so far. /new starts over, /quit ends.")
+        print(plain(f"Ask about the reports on: {held}.") + "\nFollow-ups use the conversation so far. /new starts over, /quit ends.")
         while True:
             try:
                 question = input("\n> ").strip()
@@ -331,7 +335,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 continue
             answer = _answer(assistant, question, args, history)
             if answer.standalone_question and answer.standalone_question != question:
-                print(f"(searched: {answer.standalone_question})")
+                print(plain(f"(searched: {answer.standalone_question})"))
             print(format_answer(answer))
             history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.answer}]
 
@@ -368,7 +372,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     try:
         sets = [load_question_set(p) for p in paths]
     except QuestionSetError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(plain(f"error: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     settings = _settings(args)
     out = args.out or settings.data_dir / "eval" / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -508,7 +512,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.func(args)
     except (EmbeddingModelError, StoreError, BackendError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(plain(f"error: {exc}"), file=sys.stderr)
         return EXIT_FAILED
     except ValidationError as exc:
         problems = "; ".join(f"REPORTS_QA_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())

@@ -68,7 +68,7 @@ class Indexer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexer:
-        embedder = Embedder.load(settings.embedding_model)
+        embedder = Embedder.load(settings.embedding_model, torch_threads=settings.torch_threads)
         store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
         return cls(store, embedder, settings)
 
