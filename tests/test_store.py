@@ -17,6 +17,7 @@ from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder, EmbeddingModelError, LangChainEmbeddings
 from vectorstore.store import (
     ModelMismatchError,
+    MANIFEST_VECTOR,
     ReportNotFoundError,
     ReportStore,
     StoreError,
@@ -433,3 +434,26 @@ def test_embed_keeps_input_order_while_batching_by_length(embedder):
     alone = [embedder.embed([t])[0] for t in texts]
     for a, b in zip(together, alone):
         assert sum(x * y for x, y in zip(a, b)) > 0.999
+
+
+def test_the_report_text_is_stored_compressed_and_read_back_exactly(store, make_report, embed_report):
+    """The manifest carries the text zlib-compressed (Chroma's full-text index makes every stored
+    character cost at write time); what ``report_text`` returns is the text, character for character."""
+    from tests.samples import SOUTHEND_2016, sample_text
+
+    text = SAMPLE_TEXT + "\n" + sample_text(SOUTHEND_2016) + "\nCafé naïve – “quoted” \x1b[31m ✓ 😀\n"
+    put(store, make_report(text), embed_report)
+    assert store.report_text(SAMPLE_REPORT_ID) == text
+    document = store._reports.get(ids=[SAMPLE_REPORT_ID], include=["documents"])["documents"][0]
+    assert document.startswith("zlib+b85:") and len(document) < 0.5 * len(text)
+
+
+def test_a_store_written_before_texts_were_compressed_is_read_as_it_is(store, sample_report, embed_report):
+    put(store, sample_report, embed_report)
+    meta = store._reports.get(ids=[SAMPLE_REPORT_ID], include=["metadatas"])["metadatas"][0]
+    raw = {"ids": [SAMPLE_REPORT_ID], "embeddings": [MANIFEST_VECTOR], "metadatas": [meta]}
+    store._reports.update(**raw, documents=[SAMPLE_TEXT])  # as older versions wrote it
+    assert store.report_text(SAMPLE_REPORT_ID) == SAMPLE_TEXT
+    odd = "zlib+b85:not packed at all, just a report that starts so"
+    store._reports.update(**raw, documents=[odd])
+    assert store.report_text(SAMPLE_REPORT_ID) == odd
