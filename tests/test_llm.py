@@ -83,6 +83,7 @@ class StubServer:
         self.model = model
         self.reply = REPLY
         self.requests: list[dict] = []
+        self.authorization: list[str | None] = []  # each request's Authorization header
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -102,6 +103,7 @@ class StubServer:
             def do_POST(self) -> None:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 stub.requests.append(body)
+                stub.authorization.append(self.headers.get("Authorization"))
                 if self.path != "/v1/chat/completions" or body.get("model") != stub.model:
                     error = {"error": {"message": f"model {body.get('model')!r} not found", "type": "not_found"}}
                     return self._send(404, json.dumps(error).encode())

