@@ -36,13 +36,18 @@ def missing() -> str | None:
 
 
 @contextmanager
-def served_app(data_dir: Path, *, timeout: float = 180.0, env: dict[str, str] | None = None) -> Iterator[str]:
-    """``streamlit run ui/app.py`` over ``data_dir`` on a free port; yields its URL once healthy."""
+def served_app(data_dir: Path, *, timeout: float = 180.0, env: dict[str, str] | None = None,
+               address: str | None = "127.0.0.1") -> Iterator[str]:
+    """``streamlit run ui/app.py`` over ``data_dir`` on a free port; yields its URL once healthy.
+
+    ``address=None`` leaves the address to the project's ``.streamlit/config.toml``, as a user
+    starting the app by hand would."""
     port = free_port()
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(PROJECT_ROOT / "ui" / "app.py"),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--server.port", str(port),
         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
+        *(["--server.address", address] if address else []),
     ]
     full_env = {**os.environ, "REPORTS_QA_DATA_DIR": str(data_dir), **(env or {})}
     log_path = data_dir / "streamlit.log"

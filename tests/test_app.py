@@ -232,3 +232,28 @@ def test_a_server_that_is_down_is_a_clear_error(sample_store, monkeypatch):
     assert "127.0.0.1:9" in visible(at.error[0].value)
     ask(at, "What needs to improve in Swindon?")  # the failed turn stays visible and does not break the next
     assert len(at.chat_message) == 4
+
+
+def _listening(port: int) -> set[str]:
+    """The local addresses (hex, as /proc/net/tcp* writes them) listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as f:
+            for line in f.readlines()[1:]:
+                local, state = line.split()[1], line.split()[3]
+                address, hex_port = local.rsplit(":", 1)
+                if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                    found.add(address)
+    return found
+
+
+def test_the_app_listens_on_this_machine_only_however_it_is_started(settings):
+    """Started by hand (``streamlit run ui/app.py``, no address given), the app takes 127.0.0.1
+    from the project's .streamlit/config.toml: nothing on the network can reach it."""
+    from urllib.parse import urlsplit
+
+    from tests.browser import served_app
+
+    settings.data_dir.mkdir(parents=True)
+    with served_app(settings.data_dir, address=None) as url:
+        assert _listening(urlsplit(url).port) == {"0100007F"}  # 127.0.0.1, and no wildcard or IPv6 socket
