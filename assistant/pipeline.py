@@ -148,7 +148,7 @@ class Assistant:
             )
         return out
 
-    def _judgement_passage(self, meta: ReportMeta, j: Judgement, number: int) -> Passage | None:
+    def judgement_passage(self, meta: ReportMeta, j: Judgement, number: int) -> Passage | None:
         """The section a judgement was read from, as a citable passage (None if the text moved on)."""
         record = next((r for r in self.store.list_reports() if r.meta.report_id == meta.report_id), None)
         if record is None:
@@ -193,7 +193,7 @@ class Assistant:
             return None
         reports = wider.reports + wider.earlier
         rows = [(m, j) for m, j in self.store.judgements() if j.inspection_year in years]
-        return grades.answer(query, reports, rows, self._judgement_passage, compare=wider.compare, years=years,
+        return grades.answer(query, reports, rows, self.judgement_passage, compare=wider.compare, years=years,
                              one_council=len({m.council for m in reports}) == 1)
 
     def _search(self, query: str, k: int, report_ids: list[str] | None) -> list[Any]:
@@ -304,7 +304,7 @@ class Assistant:
 
         if grade_query is not None:
             if graded is None:
-                graded = grades.answer(grade_query, scope.reports, self.store.judgements(), self._judgement_passage,
+                graded = grades.answer(grade_query, scope.reports, self.store.judgements(), self.judgement_passage,
                                        compare=scope.compare, years=scope.years,
                                        one_council=len({m.council for m in scope.reports}) == 1)
             if graded is not None and not grade_query.why:

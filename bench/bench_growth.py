@@ -43,9 +43,9 @@ retrieve p50 and keyword index build ms). ``--json`` prints every row as JSON.
 
 Cost guide (2 cores, embedded): 200 reports (13.7k chunks) take about a minute to put, 2000
 (137k chunks) 20-30 minutes, 1.5 GB of disk and 2.5 GB of RSS; 20000 (1.4M chunks) would take
-5 hours or more (put_report slows from ~7 to ~14 ms a chunk between 200 and 2000 reports, most
-of it the manifest upsert carrying the full text) and about 15 GB of disk. ``bench.bench_bm25`` measures the keyword index alone, in
-memory, up to 20,000 reports.
+5 hours or more (put_report slowed from ~7 to ~14 ms a chunk between 200 and 2000 reports, most
+of it the manifest upsert carrying the full text, since compressed) and about 15 GB of disk.
+``bench.bench_bm25`` measures the keyword index alone, in memory, up to 20,000 reports.
 """
 
 from __future__ import annotations

@@ -155,6 +155,11 @@ class Judgement:
     def area_label(self) -> str:
         return AREAS.get(self.area, self.area)
 
+    @property
+    def words(self) -> str:
+        """The report's own words for area and grade ("Adoption performance: Good"), or the grade's alone."""
+        return f"{self.area_text}: {self.grade_text}" if self.area_text else self.grade_text
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 

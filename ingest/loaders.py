@@ -279,11 +279,6 @@ def _too_much_text(name: str, chars: int, limit: int, stopped: str = "") -> str:
     return f"{name} has {count}, over the {limit:,}-character limit; split it or raise REPORTS_QA_MAX_TEXT_CHARS"
 
 
-def _check_text_size(text: str, name: str, limit: int) -> None:
-    if len(text) > limit:
-        raise UnreadableFile(_too_much_text(name, len(text), limit))
-
-
 def _reason(exc: BaseException) -> str:
     """A parser's complaint squeezed onto one short line."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -315,11 +310,12 @@ def _read_file(path: Path, name: str, max_bytes: int) -> bytes:
 
 
 def _load(data: bytes, name: str, file_type: str, limit: int) -> LoadedDocument:
-    """Extract the text; each extractor stops as soon as its text passes ``limit``, and the
-    whole text is checked once more here, before anything parses or embeds it."""
+    """Extract the text and refuse it if it is longer than ``limit``, before anything parses or
+    embeds it. The PDF and Word extractors also stop reading as soon as they pass it."""
     try:
         doc = _dispatch(data, name, file_type, limit)
-        _check_text_size(doc.text, name, limit)
+        if len(doc.text) > limit:
+            raise UnreadableFile(_too_much_text(name, len(doc.text), limit))
         return doc
     except IngestError:
         raise
@@ -332,13 +328,13 @@ def _dispatch(data: bytes, name: str, file_type: str, limit: int) -> LoadedDocum
     if not data:
         raise UnreadableFile(f"{name} is empty (0 bytes)")
     if file_type in ("txt", "md"):
-        return _load_text(data, name, file_type, limit)
+        return _load_text(data, name, file_type)
     if file_type == "pdf":
         return _load_pdf(data, name, limit)
     if file_type == "docx":
         return _load_docx(data, name, limit)
     if file_type == "html":
-        return _load_html(data, name, limit)
+        return _load_html(data, name)
     raise AssertionError(f"no loader for {file_type}")  # SUPPORTED_TYPES and this list drifted
 
 
@@ -507,12 +503,11 @@ def _check_not_binary(text: str, name: str, what: str) -> None:
         raise UnreadableFile(_binary(name, what))
 
 
-def _load_text(data: bytes, name: str, file_type: str, limit: int) -> LoadedDocument:
+def _load_text(data: bytes, name: str, file_type: str) -> LoadedDocument:
     _refuse_other_format(data, name, "text")
     text, encoding = _decode(data, name, "text")  # 50 MB decodes in about 0.1 s
     del data
     text = _normalise_newlines(text)
-    _check_text_size(text, name, limit)
     if _is_blank(text):
         raise UnreadableFile(f"{name} is empty (only whitespace)")
     return LoadedDocument(source=name, text=text, file_type=file_type, encoding=encoding)
@@ -784,7 +779,7 @@ _SPACES = re.compile(r" {2,}")
 _LABEL_ONLY = re.compile(r"^(#{1,6}|-)$")
 
 
-def _load_html(data: bytes, name: str, limit: int) -> LoadedDocument:
+def _load_html(data: bytes, name: str) -> LoadedDocument:
     _refuse_other_format(data, name, "HTML")
     markup, encoding = _decode_html(data, name)
     del data
@@ -795,7 +790,6 @@ def _load_html(data: bytes, name: str, limit: int) -> LoadedDocument:
         text = _html_text_flat(markup)
     except Exception as exc:
         raise UnreadableFile(f"{name} is not readable HTML ({_reason(exc)})") from exc
-    _check_text_size(text, name, limit)  # the page is parsed already; what costs is to come
     if _is_blank(text):
         raise UnreadableFile(f"{name} has no text (only markup, scripts or navigation)")
     return LoadedDocument(source=name, text=text, file_type="html", encoding=encoding)

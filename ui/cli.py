@@ -10,7 +10,7 @@ from pathlib import Path
 
 from reports_qa import logs
 from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
-from ui.terminal import plain
+from ui.terminal import plain, rich_text
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -36,7 +36,6 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from rich.table import Table
-    from ui.terminal import rich_text as Text
 
     from vectorstore.indexer import Indexer, IngestProgress, IngestResult
     from vectorstore.store import ReportStore
@@ -81,9 +80,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             table.add_column(col, overflow="fold")
         style = {"failed": "red", "unchanged": "dim", "duplicate": "yellow"}
         for r in results:  # the report id is the file name's stem; `reports` lists it
-            # File names and reasons are the user's text: Text() keeps "[/]" and escapes in them inert.
-            table.add_row(Text(r.source), f"[{style.get(r.status, 'green')}]{r.status}",
-                          str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", Text(r.message))
+            # File names and reasons are the user's text: rich_text keeps "[/]" and escapes in them inert.
+            table.add_row(rich_text(r.source), f"[{style.get(r.status, 'green')}]{r.status}",
+                          str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", rich_text(r.message))
         Console().print(table)
         counts = {s: sum(r.status == s for r in results) for s in ("ingested", "replaced", "unchanged", "duplicate", "failed")}
         Console().print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no report files found")
@@ -102,7 +101,6 @@ def _open_store(args: argparse.Namespace):
 def cmd_reports(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
-    from ui.terminal import rich_text as Text
 
     with _open_store(args) as store:
         records = store.list_reports()
@@ -117,7 +115,7 @@ def cmd_reports(args: argparse.Namespace) -> int:
     for col in ("report id", "council", "meeting", "date", "sections", "chunks"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(*(Text(r[key] or "") for key in ("report_id", "council", "meeting", "date")),
+        table.add_row(*(rich_text(r[key] or "") for key in ("report_id", "council", "meeting", "date")),
                       str(r["sections"]), str(r["chunks"]))
     Console().print(table)
     return EXIT_OK
@@ -140,8 +138,6 @@ def _resolve(store, report: str):
 def cmd_sections(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.tree import Tree
-
-    from ui.terminal import rich_text
 
     with _open_store(args) as store:
         record = _resolve(store, args.report)
@@ -211,7 +207,6 @@ def cmd_judgements(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from assistant.scope import Filters, ScopeError, matching_reports
-    from ui.terminal import rich_text as Text
 
     with _open_store(args) as store:
         records = store.list_reports()
@@ -244,12 +239,11 @@ def cmd_judgements(args: argparse.Namespace) -> int:
                               ("report id / offsets", None, 2)):
         table.add_column(col, overflow="fold", max_width=width, ratio=ratio)
     for m, j in rows:
-        words = f"{j.area_text}: {j.grade_text}" if j.area_text else j.grade_text
-        # Text(), not str: report text is data; rich would read "[...]" in it as markup.
+        # rich_text, not str: report text is data; rich would read "[...]" in it as markup.
         table.add_row(
-            Text(m.council or m.source), Text(_when(j), style="dim" if j.previous else ""), Text(j.framework or ""),
-            Text(j.area_label), Text(j.grade, style="dim" if j.previous else "bold"), Text(words),
-            Text(_shorten(j.quote)), Text(f"{m.report_id} {j.start}–{j.end}"),
+            rich_text(m.council or m.source), rich_text(_when(j), "dim" if j.previous else ""),
+            rich_text(j.framework or ""), rich_text(j.area_label), rich_text(j.grade, "dim" if j.previous else "bold"),
+            rich_text(j.words), rich_text(_shorten(j.quote)), rich_text(f"{m.report_id} {j.start}–{j.end}"),
         )
     Console().print(table)
     return EXIT_OK

@@ -54,7 +54,7 @@ def table_rows(rows: Sequence[Row]) -> list[dict[str, str]]:
             "Framework": j.framework or "",
             "Area": j.area_label,
             "Grade": j.grade,
-            "Report's words": f"{j.area_text}: {j.grade_text}" if j.area_text else j.grade_text,
+            "Report's words": j.words,
             "Quote": " ".join(j.quote.split()),
             "Report": m.report_id,
             "Characters": f"{j.start}–{j.end}",
@@ -77,7 +77,7 @@ def chart_data(rows: Sequence[Row], area: str) -> pd.DataFrame:
                 "grade": j.grade,
                 "label": SHORT.get(j.grade, j.grade),
                 "stated": f"{when(j)}, as {m.report_id} states it",
-                "words": f"{j.area_text}: {j.grade_text}" if j.area_text else j.grade_text,
+                "words": j.words,
                 "previous": j.previous,
             }
             for (council, year), (m, j) in sorted(cells.items())
@@ -119,7 +119,7 @@ def grade_chart(data: pd.DataFrame, area: str) -> alt.LayerChart:
 
 def judgement_citation(assistant, meta: ReportMeta, j: Judgement) -> Citation | None:
     """The record as a citation of the section it was read from (None if the report changed)."""
-    passage = assistant._judgement_passage(meta, j, 1)
+    passage = assistant.judgement_passage(meta, j, 1)
     return None if passage is None else Citation(1, passage, j.quote, j.start, j.end)
 
 
@@ -132,7 +132,7 @@ def judgement_panel(assistant, meta: ReportMeta, j: Judgement) -> None:
             st.warning("This report's text has changed since the grade was read: ingest it again.")
             return
         about = [("Grade", j.grade), ("Area", j.area_label), ("When", when(j)),
-                 ("Report's words", f"{j.area_text}: {j.grade_text}" if j.area_text else j.grade_text)]
+                 ("Report's words", j.words)]
         if j.framework:
             about.append(("Framework", j.framework))
         if j.inspected:

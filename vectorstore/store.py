@@ -7,8 +7,9 @@ Two collections share a prefix:
     embedded context line) and flat metadata saying exactly where in which report it sits.
 ``{prefix}_reports``
     The manifest, one record per report: the full text (so the UI can open and highlight a cited
-    passage; stored compressed, see ``_pack_text``), the ``ReportMeta`` fields, the current version, the section tree and the graded
-    Ofsted judgements as JSON (they switch with the version, so they never disagree with the text).
+    passage; stored compressed, see ``_pack_text``), the ``ReportMeta`` fields, the current
+    version, the section tree and the graded Ofsted judgements as JSON (they switch with the
+    version, so they never disagree with the text).
     It is never searched, so each record carries the constant vector ``[1.0]``.
 ``{prefix}_state``
     One record, the generation: a fresh token written after every change to the manifest, so
@@ -275,9 +276,9 @@ def _pack_text(text: str) -> str:
     Chroma indexes every document it stores for full-text search (its local store writes the
     trigram index even when a collection's schema turns that search off), and at thousands of
     reports the manifest upsert, carrying the full text, was the largest write cost: 565 ms a
-    report at 2,000 reports. Compressed, a text is about 40 % of its characters and the upsert
-    about half the time (bench/bench_growth.py, "manifest upsert"). Nothing searches these
-    documents; ``report_text`` unpacks them.
+    report at 2,000 reports. Compressed, a text is about 40 % of its characters, and the upsert
+    took 24-31 % less time at 200 and 1,000 reports (bench/bench_growth.py, "manifest upsert").
+    Nothing searches these documents; ``report_text`` unpacks them.
     """
     return _PACKED + base64.b85encode(zlib.compress(text.encode("utf-8"), 6)).decode("ascii")
 
