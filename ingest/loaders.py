@@ -9,6 +9,8 @@ in a summary table; no parser exception is allowed to escape. Text files keep th
 from __future__ import annotations
 
 import codecs
+import dataclasses
+import hashlib
 import html
 import io
 import logging
@@ -85,16 +87,39 @@ class UnreadableFile(IngestError):
 
 
 def load_document(
-    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, max_text_chars: int | None = None
+    path: Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_text_chars: int | None = None,
+    data: bytes | None = None,
 ) -> LoadedDocument:
     """Load one file from disk, refusing it before reading if it is over ``max_bytes``, and as
-    soon as its text passes ``max_text_chars`` (None: ``REPORTS_QA_MAX_TEXT_CHARS``)."""
+    soon as its text passes ``max_text_chars`` (None: ``REPORTS_QA_MAX_TEXT_CHARS``).
+
+    ``data`` is the file's bytes when the caller has read them already (``read_report_file``).
+    The document records the file's resolved path and the hash of its bytes: together they are
+    the report's identity on disk.
+    """
     path = Path(path)
     name = display_name(path.name)
     file_type = _file_type(name)
     limit = _text_limit(max_text_chars)
-    data = _read_file(path, name, max_bytes)
-    return _load(data, name, file_type, limit)
+    if data is None:
+        data = read_report_file(path, max_bytes=max_bytes)
+    doc = _load(data, name, file_type, limit)
+    return dataclasses.replace(doc, path=str(path.resolve()), file_hash=file_digest(data))
+
+
+def read_report_file(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+    """The bytes of a report file, with the same refusals (size, folder, FIFO, permissions)
+    ``load_document`` makes; an unchanged file can then be recognised by ``file_digest``
+    without extracting its text."""
+    path = Path(path)
+    return _read_file(path, display_name(path.name), max_bytes)
+
+
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 def load_bytes(
@@ -105,7 +130,8 @@ def load_bytes(
     file_type = _file_type(name)
     if len(data) > max_bytes:
         raise UnreadableFile(_too_large(name, len(data), max_bytes))
-    return _load(bytes(data), name, file_type, _text_limit(max_text_chars))
+    data = bytes(data)
+    return dataclasses.replace(_load(data, name, file_type, _text_limit(max_text_chars)), file_hash=file_digest(data))
 
 
 def iter_report_files(paths: Iterable[Path]) -> Iterator[tuple[Path, IngestError | None]]:

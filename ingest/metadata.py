@@ -181,7 +181,11 @@ def slugify(value: str) -> str:
 
 
 def report_id_for(source: str) -> str:
-    """A report's id comes from its file name, so re-ingesting an edited file replaces it.
+    """The id a report gets from its file name when no other report holds it already.
+
+    Ofsted's file names repeat across councils, so the indexer decides which stored report a
+    file is (by its path, or for uploads by what it states) and gives a second report of the
+    same name this id with a suffix; see ``vectorstore.indexer``.
 
     The slug keeps ASCII letters and digits only. A name with other letters (Welsh "ŵ",
     Polish "ł", Arabic, Chinese) has them folded to ASCII where they have a base letter, plus
@@ -196,13 +200,13 @@ def report_id_for(source: str) -> str:
     return f"{slugify(folded)}-{digest}"
 
 
-def extract_metadata(text: str, source: str, file_type: str = "txt") -> ReportMeta:
+def extract_metadata(text: str, source: str, file_type: str = "txt", *, report_id: str | None = None) -> ReportMeta:
     cover = text[:COVER_CHARS]
     stem = PurePath(source).stem
     to_on_meeting, to_on_date = _to_on_block(cover)
     file_date = parse_date(stem.replace("_", "-"))
     return ReportMeta(
-        report_id=report_id_for(source),
+        report_id=report_id or report_id_for(source),
         source=source,
         council=_council(text, cover),
         meeting=_meeting(cover, to_on_meeting),

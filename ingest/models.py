@@ -29,6 +29,8 @@ class LoadedDocument:
     file_type: str  # "txt", "md", "pdf", "docx", "html"
     page_starts: tuple[int, ...] = ()  # offset of each page's first character (PDF only)
     encoding: str | None = None
+    path: str | None = None  # the resolved path it was read from; None for an upload
+    file_hash: str | None = None  # sha256 of the file's bytes
 
     def page_at(self, offset: int) -> int | None:
         """1-based page holding ``offset``, or None where the format has no pages."""
@@ -53,9 +55,17 @@ class ReportMeta:
     date: str | None  # ISO 8601 meeting date
     content_hash: str
     file_type: str = "txt"
+    source_path: str | None = None  # resolved path of the file on disk; None for uploads
+    file_hash: str | None = None  # sha256 of the file's bytes: an unchanged file is not read again
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @property
+    def identity(self) -> tuple[str, ...]:
+        """What the report itself states about which report it is: how an upload, which has no
+        path, is told apart from another report that happens to share its file name."""
+        return tuple((v or "").casefold() for v in (self.council, self.meeting, self.date, self.title))
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ingest.chunker import TokenCounter, chunk_report
 from ingest.judgements import extract_judgements
 from ingest.metadata import extract_metadata
@@ -16,8 +18,14 @@ def parse_document(
     max_tokens: int = 200,
     model_max_tokens: int = 256,
     overlap_tokens: int = 40,
+    report_id: str | None = None,
 ) -> ParsedReport:
-    meta = extract_metadata(doc.text, doc.source, doc.file_type)
+    """``report_id`` is the id the indexer chose (default: from the file name)."""
+    meta = replace(
+        extract_metadata(doc.text, doc.source, doc.file_type, report_id=report_id),
+        source_path=doc.path,
+        file_hash=doc.file_hash,
+    )
     page_at = doc.page_at if doc.page_starts else None
     layout = Layout.of(doc.text)  # lines and page furniture, shared by tree and chunker
     sections = build_tree(doc.text, page_at=page_at, layout=layout)

@@ -9,19 +9,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 from typing import Literal
 
+from ingest.councils import lookup
 from ingest.judgements import extract_judgements
-from ingest.loaders import IngestError, display_name, iter_report_files, load_bytes, load_document, upload_name
-from ingest.metadata import report_id_for
+from ingest.loaders import (
+    IngestError,
+    display_name,
+    file_digest,
+    iter_report_files,
+    load_bytes,
+    load_document,
+    read_report_file,
+    upload_name,
+)
+from ingest.metadata import extract_metadata, report_id_for, slugify
 from ingest.models import LoadedDocument, ParsedReport, content_hash
 from ingest.parse import parse_document
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.store import ReportStore, StoreError
+from vectorstore.store import ReportRecord, ReportStore, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -76,13 +86,14 @@ class Indexer:
     def max_bytes(self) -> int:
         return int(self.settings.max_file_mb * 1024 * 1024)
 
-    def parse(self, doc: LoadedDocument) -> ParsedReport:
+    def parse(self, doc: LoadedDocument, *, report_id: str | None = None) -> ParsedReport:
         return parse_document(
             doc,
             self.embedder.count_tokens,
             max_tokens=self.settings.chunk_max_tokens,
             model_max_tokens=self.embedder.max_tokens,
             overlap_tokens=self.settings.chunk_overlap_tokens,
+            report_id=report_id,
         )
 
     def ingest_paths(self, paths: Iterable[Path], progress: IngestProgress | None = None) -> list[IngestResult]:
@@ -103,8 +114,7 @@ class Indexer:
                 # After a failed write (a full disk), Chroma's next write can hang: write nothing more.
                 result = IngestResult(name, "failed", f"{name}: not tried: {self._write_failed}")
             else:
-                result = self._ingest_one(name, lambda p=path: load_document(
-                    p, max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars), progress)
+                result = self._ingest_one(name, progress, path=path)
             progress.file_done(result)
             results.append(result)
         return results
@@ -117,8 +127,7 @@ class Indexer:
         """
         progress = progress or IngestProgress()
         name = upload_name(filename)
-        result = self._ingest_one(name, lambda: load_bytes(
-            data, name, max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars), progress)
+        result = self._ingest_one(name, progress, upload=data)
         if result.status in ("ingested", "replaced") and result.report_id:
             self._keep_upload(result.report_id, PurePath(name).suffix.lower(), data)
         progress.file_done(result)
@@ -135,29 +144,43 @@ class Indexer:
         except OSError as exc:  # the report is in the store; only the copy of the original is lost
             log.warning("could not keep a copy of upload %s in %s: %s", report_id, folder, exc)
 
-    def _ingest_one(self, name: str, load: Callable[[], LoadedDocument], progress: IngestProgress) -> IngestResult:
+    def _ingest_one(self, name: str, progress: IngestProgress, *, path: Path | None = None,
+                    upload: bytes | None = None) -> IngestResult:
+        """Ingest one file from disk (``path``) or one upload (its bytes)."""
         started = time.perf_counter()
 
         def done(status: Status, message: str = "", **kw) -> IngestResult:
             return IngestResult(name, status, message, seconds=round(time.perf_counter() - started, 3), **kw)
 
         try:
-            doc = load()
-            report_id = report_id_for(doc.source)
+            if path is not None:
+                data = read_report_file(path, max_bytes=self.max_bytes)
+                known = self.store.find_by_path(str(Path(path).resolve()))
+                if known is not None and known.meta.file_hash == file_digest(data):
+                    # The same bytes at the same path: nothing to read, parse or embed.
+                    return done("unchanged", self._reread_judgements(known, None), report_id=known.meta.report_id,
+                                sections=known.sections, chunks=known.chunks)
+                doc = load_document(path, max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars,
+                                    data=data)
+            else:
+                doc = load_bytes(upload or b"", name, max_bytes=self.max_bytes,
+                                 max_text_chars=self.settings.max_text_chars)
             version = content_hash(doc.text)
-            existing = self.store.get_report(report_id)
+            existing = self._same_report(doc)
             if existing is not None and existing.version == version:
-                message = "already in the store"
-                if existing.judgements_stale:  # stored before the extractor learnt something new
-                    self.store.set_judgements(report_id, extract_judgements(doc.text, existing.meta.date))
-                    message += "; Ofsted judgements read again"
-                return done("unchanged", message, report_id=report_id,
+                message = self._reread_judgements(existing, doc.text)
+                if doc.path and (existing.meta.source_path != doc.path or existing.meta.file_hash != doc.file_hash):
+                    # An older store's record (no path), or the same text saved anew: remember the file.
+                    self.store.update_manifest(existing.meta.report_id,
+                                               {"source_path": doc.path, "file_hash": doc.file_hash})
+                return done("unchanged", message, report_id=existing.meta.report_id,
                             sections=existing.sections, chunks=existing.chunks)
             twin = self.store.find_by_hash(version)
-            if twin is not None and twin.meta.report_id != report_id:
+            if twin is not None and (existing is None or twin.meta.report_id != existing.meta.report_id):
                 return done("duplicate", f"same text as {twin.meta.source} ({twin.meta.report_id}); not stored twice",
                             report_id=twin.meta.report_id)
-            report = self.parse(doc)
+            report_id = existing.meta.report_id if existing is not None else self._free_id(doc)
+            report = self.parse(doc, report_id=report_id)
             if not report.chunks:
                 raise IngestError(f"{name}: no text to index after removing page furniture")
             progress.chunks_planned(name, len(report.chunks))
@@ -180,6 +203,56 @@ class Indexer:
         except Exception as exc:  # one broken file must not stop the batch
             log.exception("unexpected error ingesting %s", name)
             return done("failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")
+
+    def _reread_judgements(self, record: ReportRecord, text: str | None) -> str:
+        """'already in the store', reading its judgements again if a newer extractor came since."""
+        if not record.judgements_stale:
+            return "already in the store"
+        rid = record.meta.report_id
+        text = self.store.report_text(rid) if text is None else text
+        self.store.set_judgements(rid, extract_judgements(text, record.meta.date))
+        return "already in the store; Ofsted judgements read again"
+
+    def _same_report(self, doc: LoadedDocument) -> ReportRecord | None:
+        """The stored report ``doc`` is a version of, if any.
+
+        A file on disk is the report stored from the same resolved path. Ofsted names files by
+        date alone ("children's services inspection - 18 may 2026.pdf" is five councils'
+        reports), so a file name never decides by itself. A store written before paths were
+        recorded has records without one: such a record is this file's when it has the file's
+        name and states the same council. An upload has no path: it is the stored upload of the
+        same name that states the same council, meeting, date and title.
+        """
+        if doc.path:
+            known = self.store.find_by_path(doc.path)
+            if known is not None:
+                return known
+        stated = extract_metadata(doc.text, doc.source, doc.file_type)
+        for record in self.store.find_by_source(doc.source):
+            meta = record.meta
+            if doc.path and meta.source_path:
+                continue
+            if doc.path:  # an older store's record, without a path
+                if (meta.council or "").casefold() == (stated.council or "").casefold():
+                    return record
+            elif meta.source_path is None and meta.identity == stated.identity:
+                return record
+        return None
+
+    def _free_id(self, doc: LoadedDocument) -> str:
+        """An id for a new report: from its file name; if another report holds that, with its
+        council's name added (then a number), so that ids stay readable and never collide."""
+        base = report_id_for(doc.source)
+        if self.store.get_report(base) is None:
+            return base
+        council = extract_metadata(doc.text, doc.source, doc.file_type).council
+        known = lookup(council) if council else None
+        candidates = [f"{base}-{slugify(known.place if known else council)}"] if council else []
+        candidates += [f"{base}-{n}" for n in range(2, 10_000)]
+        for candidate in candidates:
+            if self.store.get_report(candidate) is None:
+                return candidate
+        raise IngestError(f"{doc.source}: too many reports share this file name")
 
 
 def remove_report(store: ReportStore, settings: Settings, report_id: str) -> None:

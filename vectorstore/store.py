@@ -449,11 +449,23 @@ class ReportStore:
         found = self._manifest(report_id, ["metadatas"])
         return self._record(found["metadatas"]) if found else None
 
+    def find_by_path(self, path: str) -> ReportRecord | None:
+        """The stored report read from the file at ``path`` (a resolved path), if any."""
+        found = self._where({"source_path": path})
+        return found[0] if found else None
+
+    def find_by_source(self, source: str) -> list[ReportRecord]:
+        """Every stored report whose file had this name (several councils' Ofsted reports may)."""
+        return self._where({"source": source})
+
+    def _where(self, where: dict[str, Any]) -> list[ReportRecord]:
+        got = self._reports.get(where=where, include=["metadatas"])
+        return sorted((self._record(m) for m in got["metadatas"] or []), key=lambda r: r.meta.report_id)
+
     def find_by_hash(self, content_hash: str) -> ReportRecord | None:
         """The stored report with exactly this text, if any: how ingest spots duplicates."""
-        got = self._reports.get(where={"content_hash": content_hash}, include=["metadatas"])
-        records = sorted((self._record(m) for m in got["metadatas"] or []), key=lambda r: r.meta.report_id)
-        return records[0] if records else None
+        found = self._where({"content_hash": content_hash})
+        return found[0] if found else None
 
     def generation(self) -> str:
         """A token that changes whenever any process adds, replaces or removes a report.
@@ -509,10 +521,15 @@ class ReportStore:
 
     def set_judgements(self, report_id: str, judgements: Sequence[Judgement]) -> None:
         """Store a report's judgements read by a newer extractor; text, chunks and version stay."""
+        self.update_manifest(report_id, _judgement_fields(judgements))
+
+    def update_manifest(self, report_id: str, fields: dict[str, Any]) -> None:
+        """Change manifest fields of a stored report (its judgements, the path an older store's
+        record adopts); text, chunks and version stay."""
         found = self._manifest(report_id, ["metadatas"])
         if not found:
             raise ReportNotFoundError(f"no report {report_id!r} in the store at {self.location}")
-        metadata = {**found["metadatas"], **_judgement_fields(judgements)}
+        metadata = _clean({**found["metadatas"], **fields})
         try:
             self._reports.update(ids=[report_id], metadatas=[metadata])
             self._bump()
