@@ -1,7 +1,8 @@
 """Scoring one answer against its question's answer key, and summing up a run.
 
 - **recall@k**: share of the evidence passages that some retrieved passage holds (at least half
-  of the evidence's characters inside it, at any place the evidence occurs in its report).
+  of the evidence's characters inside it, at any place the evidence occurs in its report; line
+  breaks and spaces in the evidence match any whitespace, as a PDF breaks lines by layout).
 - **MRR**: 1 / rank of the first retrieved passage holding any evidence (0 if none).
 - **citation precision**: share of citations whose quote is exactly the report's text at its
   offsets, inside the cited section, in a report the question is about.
@@ -61,12 +62,15 @@ def _key_terms(text: str) -> set[str]:
     return set(terms(text))
 
 
-def _spans(text: str, needle: str) -> list[tuple[int, int]]:
-    out, at = [], text.find(needle)
-    while at >= 0:
-        out.append((at, at + len(needle)))
-        at = text.find(needle, at + 1)
-    return out
+def find_spans(text: str, needle: str) -> list[tuple[int, int]]:
+    """Every place ``needle`` occurs in ``text``, where any run of whitespace in it matches any
+    run in the text: a PDF's text breaks sentences at its layout's line ends, and an answer key
+    quotes the sentence, not the layout."""
+    words = needle.split()
+    if not words:
+        return []
+    pattern = re.compile(r"\s+".join(map(re.escape, words)))
+    return [(m.start(), m.end()) for m in pattern.finditer(text)]
 
 
 def _holds(outer: tuple[int, int], inner: tuple[int, int]) -> bool:
@@ -82,7 +86,7 @@ def score(
     section_span: Callable[[str, str], tuple[int, int] | None],
 ) -> QuestionResult:
     """One answer against its key; ``report_text``/``section_span`` read the store."""
-    evidence = [(e.report, _spans(report_text(e.report), e.text)) for e in question.evidence]
+    evidence = [(e.report, find_spans(report_text(e.report), e.text)) for e in question.evidence]
     retrieved = [(p.report_id, (p.start, p.end)) for p in answer.retrieved]
     cited = [(c.passage.report_id, (c.start, c.end)) for c in answer.citations]
 

@@ -16,6 +16,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 QuestionType = Literal["fact", "list", "why", "comparison", "follow-up", "unanswerable"]
 QUESTION_TYPES: tuple[str, ...] = QuestionType.__args__
+# What shape of answer the question wants (optional; the reader sets name it for every question).
+AnswerKind = Literal["list", "grade", "number", "date", "person", "reason", "change", "yesno", "text"]
+ANSWER_KINDS: tuple[str, ...] = AnswerKind.__args__
+Split = Literal["tune", "check"]
+
+
+def is_path_ref(report: str) -> bool:
+    """A report named by its file's path ("<folder>/<file>.pdf", as in a folder of Ofsted PDFs)
+    rather than by its id: ids never hold a "/"."""
+    return "/" in report
 
 
 class QuestionSetError(ValueError):
@@ -45,6 +55,7 @@ class EvalQuestion(BaseModel):
     evidence: list[Evidence] = []
     key_points: list[str] = []
     reference: str = ""
+    kind: AnswerKind | None = None
 
     @property
     def answerable(self) -> bool:
@@ -68,6 +79,12 @@ class QuestionSet:
     description: str
     path: Path
     questions: list[EvalQuestion]
+    split: Split | None = None  # "tune": weights and thresholds may be fitted on it; "check": never
+
+    @property
+    def report_refs(self) -> list[str]:
+        """Every report the set's answers come from, as the set names them (ids or paths)."""
+        return sorted({r for q in self.questions for r in q.reports})
 
 
 def _item_lines(text: str) -> list[int]:
@@ -131,9 +148,13 @@ def load_question_set(path: str | Path) -> QuestionSet:
         raise QuestionSetError("\n".join(problems))
     if not questions:
         raise QuestionSetError(f"{path}: the set has no questions")
+    split = header.get("split")
+    if split not in (None, "tune", "check"):
+        raise QuestionSetError(f"{path}: split is {split!r}; expected tune or check")
     return QuestionSet(
         name=str(header.get("name") or path.stem),
         description=str(header.get("description") or ""),
         path=path,
         questions=questions,
+        split=split,
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from assistant.models import Answer
 from eval.metrics import QuestionResult, by_type, score, summarise
-from eval.questionset import EvalQuestion, QuestionSet
+from eval.questionset import EvalQuestion, QuestionSet, is_path_ref
 
 Progress = Callable[[EvalQuestion], None]
 
@@ -53,6 +53,7 @@ class _Corpus:
 
     def __init__(self, store: Any) -> None:
         self.store = store
+        self._paths: dict[str, str] | None = None
         self.text = lru_cache(maxsize=None)(self._text)
         self._sections = lru_cache(maxsize=None)(lambda rid: {s.id: (s.start, s.end) for s in store.sections(rid)})
 
@@ -62,10 +63,35 @@ class _Corpus:
         except KeyError:
             return ""  # a question about a report that is not ingested: its evidence is never found
 
+    def resolve(self, question: EvalQuestion) -> EvalQuestion:
+        """``question`` with reports named by path ("<folder>/<file>.pdf") turned into the ids
+        the store gave them. A path matches the stored report whose file's path ends with it; a
+        report not in the store keeps its path, so its evidence is never found."""
+        refs = {r for r in question.reports if is_path_ref(r)}
+        if not refs:
+            return question
+        ids = {ref: self._by_path().get(_path_key(ref), ref) for ref in refs}
+        return question.model_copy(update={
+            "reports": [ids.get(r, r) for r in question.reports],
+            "evidence": [e.model_copy(update={"report": ids.get(e.report, e.report)}) for e in question.evidence],
+        })
+
+    def _by_path(self) -> dict[str, str]:
+        if self._paths is None:
+            self._paths = {_path_key(r.meta.source_path): r.meta.report_id
+                           for r in self.store.list_reports() if r.meta.source_path}
+        return self._paths
+
     def section_span(self, report_id: str, section_id: str) -> tuple[int, int] | None:
         if section_id.startswith("chunk-"):
             return None  # the baseline cites chunks, not sections
         return self._sections(report_id).get(section_id, (0, 0))
+
+
+def _path_key(path: str) -> str:
+    """The last folder and the file name: how a set's path names a stored file wherever the
+    folder of reports was copied to."""
+    return "/".join(path.replace("\\", "/").split("/")[-2:])
 
 
 def run(
@@ -81,6 +107,7 @@ def run(
     corpus = _Corpus(store)
     results = []
     for q in questions:
+        q = corpus.resolve(q)
         results.append(score(q, ask(q), corpus.text, corpus.section_span))
         if progress:
             progress(q)
