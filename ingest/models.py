@@ -137,6 +137,11 @@ class ParsedReport:
     chunks: list[Chunk]
     judgements: list[Judgement] = field(default_factory=list)  # graded Ofsted judgements it states
 
+    def embed_texts(self) -> list[str]:
+        """Everything of this report the model embeds, in the order ``put_report`` takes the
+        vectors: the chunks (their context line and text)."""
+        return [c.embed_text for c in self.chunks]
+
     def section(self, section_id: str) -> Section:
         for s in self.sections:
             if s.id == section_id:

@@ -185,7 +185,7 @@ class Indexer:
                 raise IngestError(f"{name}: no text to index after removing page furniture")
             progress.chunks_planned(name, len(report.chunks))
             vectors = self.embedder.embed(
-                [c.embed_text for c in report.chunks],
+                report.embed_texts(),
                 batch_size=self.settings.embedding_batch_size,
                 progress=progress.chunks_embedded,
             )
