@@ -15,6 +15,9 @@ from assistant.models import Message
 from assistant.scope import COMPARE, YEAR, councils_named
 from ingest.councils import find_mentions
 
+# A question that points back at the earlier answer rather than at the council ("is that
+# better than last time?", "why was that?").
+_REFERS_BACK = re.compile(r"\b(?:that|this|those|these|the same)\b(?!\s+(?:council|authority|area))", re.I)
 _SWAP = re.compile(r"^\s*(?:and\s+)?(?:what|how)\s+about\b|^\s*and\s+(?:for|in)?\b|^\s*same\s+for\b|^\s*(?:and\s+)?(?:in|for)\s+", re.I)
 
 
@@ -70,6 +73,8 @@ def _resolve(question: str, history: Sequence[Message]) -> str:
     where = " and ".join(context)
     when = "" if COMPARE.search(question) else " and ".join(years_before)  # a comparison spans years
     scope = " ".join(p for p in (f"in {where}" if where else "", f"in {when}" if when else "") if p)
-    if len(topic_now) <= 2 or re.search(r"\b(that|this|those|these|the same)\b", question, re.I):
+    if not topic_now or _REFERS_BACK.search(question):
+        # "why?", "tell me more about that": the earlier question's topic is this one's.
         return f"{question.rstrip('?. ')} ({topic_before.rstrip('?')}) {scope}?"
+    # "and what is it good at?" asks something new about the same council: only the scope carries.
     return f"{question.rstrip('?. ')} {scope}?"

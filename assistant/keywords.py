@@ -85,38 +85,3 @@ def terms(text: str) -> list[str]:
 def title_terms(label: str) -> list[str]:
     """Terms of a section label without its numbering: "3.11" has none, "6.1 Risk" has "risk"."""
     return terms(re.sub(r"^[\s\d.()]+", "", label))
-
-
-def _stems(text: str) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(stem(w) for w in words(text)))
-
-
-# How readers ask vs how Ofsted writes: a question's words pull in the report's words.
-_EXPANSIONS = {
-    trigger: _stems(adds)
-    for triggers, adds in (
-        ("weak weakness weaknesses shortcoming shortcomings concern concerns poor failing worse "
-         "fix fixing tackle sort", "improve improvement improvements"),
-        ("grade grades graded rating ratings rated rate judgement judgements judgment judged score verdict",
-         "judgement judgements judged graded rated rating effectiveness"),
-        ("strength strengths strong positive positives praise praised best well",
-         "strength strengths good effective"),
-        ("recommendation recommendations recommend", "recommendation recommendations"),
-    )
-    for trigger in _stems(triggers)
-}
-
-
-def expand_groups(query_terms: list[str]) -> dict[str, frozenset[str]]:
-    """Each query term with the report words that also satisfy it ("weak" -> improve...)."""
-    return {t: frozenset((t, *_EXPANSIONS.get(t, ()))) for t in dict.fromkeys(query_terms)}
-
-
-def expand(query_terms: list[str]) -> list[str]:
-    """``query_terms`` plus the report vocabulary for the reader's words (each added once)."""
-    out = list(query_terms)
-    for term in query_terms:
-        for extra in _EXPANSIONS.get(term, ()):
-            if extra not in out:
-                out.append(extra)
-    return out

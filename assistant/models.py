@@ -79,6 +79,9 @@ class Answer:
     standalone_question: str | None = None  # the question as searched, after follow-up resolution
     filters: dict[str, Any] = field(default_factory=dict)
     verification: dict[str, Any] = field(default_factory=dict)
+    closest: list[Citation] = field(default_factory=list)  # a refusal's nearest passages; not an answer
+    # How the answer was chosen, for fitting and debugging (eval/fit_reading.py); not serialised.
+    trace: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +106,7 @@ class Answer:
             "standalone_question": self.standalone_question,
             "filters": dict(self.filters),
             "verification": dict(self.verification),
+            "closest": [c.to_dict() for c in self.closest],
         }
 
 

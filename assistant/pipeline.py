@@ -8,21 +8,24 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections import OrderedDict
 from dataclasses import replace
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from assistant import grades
 from assistant.backend import AnswerBackend, BackendError
-from assistant.extractive import ExtractiveBackend
+from assistant.extractive import ExtractiveBackend, render
 from assistant.followup import strip_places
 from assistant.keywords import SCOPE_WORDS, terms
 from assistant.models import Answer, Citation, Message, Passage, describe_report
+from assistant.reading import Candidate, Reader, ReportUnits
 from assistant.retriever import HybridRetriever
-from assistant.scope import YEAR, Filters, Scope, ScopeError, held_summary, infer_scope
+from assistant.scope import YEAR, Filters, Scope, ScopeError, chronological, held_summary, infer_scope
 from assistant.verify import verify
 from ingest.judgements import Judgement
 from ingest.models import ReportMeta, Section
+from ingest.units import cut_units
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.store import ReportStore
@@ -33,7 +36,8 @@ MAX_PASSAGE_CHARS = 3000  # a section longer than this is given as its retrieved
 MAX_QUESTION_CHARS = 2000
 BACKENDS = ("extractive", "llamacpp", "openai")
 DEFAULT_TOPIC = "overall judgement"
-EARLIER_MARGIN = 1.15  # how much better an earlier report must answer to be preferred to the latest
+UNITS_CACHED = 64  # reports whose units (with vectors) are kept in memory
+QUERY_VECTORS_CACHED = 256
 
 
 class Assistant:
@@ -54,6 +58,8 @@ class Assistant:
         self._backend = backend or settings.backend
         self._llm: AnswerBackend | None = None if isinstance(self._backend, str) else self._backend
         self._reports: dict[str, tuple[str, str, dict[str, Section]]] = {}  # id -> (version, text, sections)
+        self._units: OrderedDict[tuple[str, str], ReportUnits] = OrderedDict()
+        self._query_vectors: OrderedDict[str, list[float]] = OrderedDict()
         self.reranker = None
         if settings.rerank_model:
             from assistant.rerank import Reranker
@@ -95,6 +101,63 @@ class Assistant:
             cached = (version, self.store.report_text(report_id), sections)
             self._reports[report_id] = cached
         return cached[1], cached[2]
+
+    def _version(self, report_id: str) -> str | None:
+        record = next((r for r in self.store.list_reports() if r.meta.report_id == report_id), None)
+        return record.version if record else None
+
+    def report_units(self, report_id: str) -> ReportUnits | None:
+        """A report's units and their vectors (kept for the last ``UNITS_CACHED`` reports). A
+        report stored before units existed has them cut and embedded here, until it is ingested
+        again."""
+        version = self._version(report_id)
+        if version is None:
+            return None
+        key = (report_id, version)
+        if key in self._units:
+            self._units.move_to_end(key)
+            return self._units[key]
+        text, sections = self._report(report_id, version)
+        stored = self.store.units(report_id, version)
+        if stored:
+            units, vectors = [u for u, _ in stored], [v for _, v in stored]
+        else:
+            units = cut_units(text, list(sections.values()))
+            vectors = self.embedder.embed([u.text_in(text) for u in units]) if units else []
+        self._units[key] = found = ReportUnits.of(text, sections, units, vectors)
+        while len(self._units) > UNITS_CACHED:
+            self._units.popitem(last=False)
+        return found
+
+    def years_about(self, meta: ReportMeta) -> set[int]:
+        """Years a report is about besides its own date: the inspection it reports on, as its
+        judgements were read from its text (a 2016 committee page on a 2019 inspection)."""
+        return {j.inspection_year for m, j in self.store.judgements([meta.report_id])
+                if not j.previous and j.inspection_year}
+
+    def query_vector(self, query: str) -> list[float]:
+        """The question's vector, computed once for retrieval and reading alike."""
+        if query in self._query_vectors:
+            self._query_vectors.move_to_end(query)
+            return self._query_vectors[query]
+        vector = self._query_vectors[query] = self.embedder.embed_query(query)
+        while len(self._query_vectors) > QUERY_VECTORS_CACHED:
+            self._query_vectors.popitem(last=False)
+        return vector
+
+    def read(self, query: str, passages: Sequence[Passage],
+             latest: set[str] | None = None) -> tuple[Reader, list[Candidate]]:
+        """Every unit (and list) of ``passages`` scored against ``query``: see assistant.reading.
+        ``latest``: the reports that are their council's latest (None: all are)."""
+        reader = Reader(query, self.query_vector(query), self.retriever.keyword_index().bm25.idf)
+        best = max((p.score for p in passages), default=0.0) or 1.0
+        candidates: list[Candidate] = []
+        for p in passages:
+            units = self.report_units(p.report_id)
+            if units is not None:
+                candidates += reader.candidates(p, units, prior=p.score / best,
+                                                latest=latest is None or p.report_id in latest)
+        return reader, candidates
 
     def passages(self, docs: Sequence[Any], limit: int, *, first_number: int = 1) -> list[Passage]:
         """Retrieved chunks grouped by section, as numbered verbatim passages, best first.
@@ -197,14 +260,15 @@ class Assistant:
                              one_council=len({m.council for m in reports}) == 1)
 
     def _search(self, query: str, k: int, report_ids: list[str] | None) -> list[Any]:
-        docs = self.retriever.invoke(query, k=k, report_ids=report_ids)
+        docs = self.retriever.invoke(query, k=k, report_ids=report_ids, query_vector=self.query_vector(query))
         return self.reranker.rerank(query, docs) if self.reranker else docs
 
     def _retrieve(self, query: str, scope: Scope, k: int, catalogue: list[ReportMeta]) -> list[Passage]:
         whole = len(scope.reports) == len(catalogue)
         fetch = max(3 * k, 12)
-        if scope.compare and len(scope.reports) > 1:
-            # Each report gets its own share, so the comparison has both sides.
+        if scope.per_report:
+            # Each report gets its own share, so a comparison has both sides and a question
+            # naming several councils an answer for each.
             per = max(2, k // len(scope.reports))
             passages: list[Passage] = []
             for meta in scope.reports:
@@ -219,7 +283,7 @@ class Assistant:
     def _backend_for(self, name: str | None) -> AnswerBackend:
         name = name or self.backend_name
         if name == "extractive":
-            return ExtractiveBackend(idf=self.retriever.keyword_index().bm25.idf)
+            return ExtractiveBackend(self.read)
         if self._llm is not None and self._llm.name.split(":")[0] == name.split(":")[0]:
             return self._llm
         if name not in BACKENDS:
@@ -288,7 +352,7 @@ class Assistant:
             return
         standalone = engine.condense(question, history) if history else question
         try:
-            scope = infer_scope(standalone, catalogue, Filters.from_dict(filters))
+            scope = infer_scope(standalone, catalogue, Filters.from_dict(filters), self.years_about)
         except ScopeError as exc:
             yield refuse(str(exc), standalone_question=standalone)
             return
@@ -331,42 +395,38 @@ class Assistant:
         if not terms(query):  # "How did Southend do in 2016?": the overall verdict is the answer
             query = DEFAULT_TOPIC
         timings = {"retrieve": 0.0, "generate": 0.0}
-        attempts = [scope] + ([replace(scope, reports=scope.earlier, notes=[])] if scope.earlier else [])
-        # The extractive backend ranks sentences itself, so it is shown twice as many candidates.
-        limit = k if engine.name != "extractive" else 2 * k
-        found: dict[int, list[Passage]] = {}
-        if isinstance(engine, ExtractiveBackend) and len(attempts) > 1:
-            # It can also tell which report answers better: the latest wins unless an earlier one
-            # answers clearly better ("school attendance" is only in Southend's 2016 report).
-            tick = time.perf_counter()
-            found = {i: self._retrieve(query, a, limit, catalogue) for i, a in enumerate(attempts)}
-            timings["retrieve"] += (time.perf_counter() - tick) * 1000
-            if engine.best_score(query, found[1]) > EARLIER_MARGIN * engine.best_score(query, found[0]):
-                attempts.reverse()
-                found = {0: found[1], 1: found[0]}
-        for i, attempt in enumerate(attempts):
-            tick = time.perf_counter()
-            passages = found[i] if i in found else self._retrieve(query, attempt, limit, catalogue)
-            timings["retrieve"] += (time.perf_counter() - tick) * 1000
-            tick = time.perf_counter()
-            if isinstance(engine, ExtractiveBackend):
-                draft = engine.draft(query, passages, history, compare=attempt.compare and len(attempt.reports) > 1)
-                yield draft
-            else:
-                pieces = []
-                for piece in engine.stream(standalone, passages, history):
-                    pieces.append(piece)
-                    yield piece
-                draft = "".join(pieces)
-            timings["generate"] += (time.perf_counter() - tick) * 1000
-            verified = verify(draft, passages, threshold=self.settings.citation_threshold)
-            if verified.answered:
-                break
-        if attempt is not scope and verified.answered:
+        # A council's earlier reports are searched too: its latest is preferred (reading weighs
+        # that), but an earlier one answers when it answers clearly better ("school attendance"
+        # is only in Southend's 2016 report), and a committee paper beside an Ofsted report may
+        # be what the question is about.
+        latest = set(scope.report_ids) if scope.earlier else None
+        searched_scope = replace(scope, reports=chronological(scope.reports + scope.earlier)) if scope.earlier else scope
+        # Reading picks from twice as many passages as an answer draws on: the extractive backend
+        # quotes the pieces that answer, an LLM is given the k passages reading ranks first.
+        tick = time.perf_counter()
+        passages = self._retrieve(query, searched_scope, 2 * k, catalogue)
+        timings["retrieve"] += (time.perf_counter() - tick) * 1000
+        tick = time.perf_counter()
+        reader, candidates = self.read(query, passages, latest)
+        trace = {"query": query, "reader": reader, "candidates": candidates, "per_report": scope.per_report}
+        if isinstance(engine, ExtractiveBackend):
+            chosen = reader.select(candidates, per_report=scope.per_report)
+            draft = render(chosen, chronological=scope.per_report)
+            yield draft
+        else:
+            passages = _by_reading(passages, candidates)[:k]
+            pieces = []
+            for piece in engine.stream(standalone, passages, history):
+                pieces.append(piece)
+                yield piece
+            draft = "".join(pieces)
+        timings["generate"] += (time.perf_counter() - tick) * 1000
+        verified = verify(draft, passages, threshold=self.settings.citation_threshold)
+        cited = {c.passage.report_id for c in verified.citations}
+        if latest is not None and verified.answered and not cited & latest:
             # An earlier report answered where the latest did not, or better: say so.
-            latest = ", ".join(describe_report(m.council, m.meeting, m.date) for m in scope.reports)
-            scope.notes = [f"This answer comes from the earlier report; the latest ({latest}) says less on this."]
-            scope_dict = attempt.to_dict(len(catalogue))
+            newest = ", ".join(describe_report(m.council, m.meeting, m.date) for m in scope.reports)
+            scope.notes = [f"This answer comes from an earlier report; the latest ({newest}) says less on this."]
         notes = list(scope.notes)
         removed = verified.report.get("removed") or []
         if removed and engine.name != "extractive":
@@ -375,9 +435,14 @@ class Assistant:
             )
         text = verified.answer
         citations = verified.citations
+        closest: list[Citation] = []
         if not verified.answered:
             searched = ", ".join(sorted({p.council or p.source for p in passages})) or held_summary(scope.reports)
             text = f"The reports I hold don't say. I searched the reports on {searched}."
+            closest = _closest(trace.get("candidates", []))
+            if closest and graded is None:
+                text += "\n\nClosest I found, which may not answer the question:\n" + "\n".join(
+                    f"- “{' '.join(c.quote.split())}” ({c.passage.heading})" for c in closest)
         if graded is not None:  # "why was X rated Y?": the grade from its record, the reasons from the text
             text, citations = _with_reasons(graded, text if verified.answered else "", verified.citations)
             passages = graded.passages + passages
@@ -393,7 +458,39 @@ class Assistant:
             standalone_question=standalone,
             filters=scope_dict,
             verification=verified.report,
+            closest=closest,
+            trace=trace,
         )
+
+
+CLOSEST = 3  # pieces offered, clearly not as an answer, when the reports do not answer
+
+
+def _by_reading(passages: Sequence[Passage], candidates: Sequence[Candidate]) -> list[Passage]:
+    """``passages`` best first by what reading makes of them, renumbered: an LLM is shown the
+    passages that answer, not only those retrieval ranked first."""
+    best: dict[int, float] = {}
+    for c in candidates:
+        best[c.passage.number] = max(best.get(c.passage.number, 0.0), c.score)
+    ordered = sorted(passages, key=lambda p: (-best.get(p.number, 0.0), p.number))
+    return [replace(p, number=i) for i, p in enumerate(ordered, 1)]
+
+
+def _closest(candidates: Sequence[Candidate]) -> list[Citation]:
+    """The best-scoring sentences or items of distinct passages: what a refusal offers the reader
+    to look at, with offsets so each can be opened, never as an answer."""
+    out: list[Citation] = []
+    seen: set[int] = set()
+    for c in sorted((c for c in candidates if not c.is_list), key=lambda c: -c.score):
+        if c.passage.number in seen:
+            continue
+        seen.add(c.passage.number)
+        unit = c.pieces[0].unit
+        p = c.passage
+        out.append(Citation(len(out) + 1, p, p.text[unit.start - p.start : unit.end - p.start], unit.start, unit.end))
+        if len(out) == CLOSEST:
+            break
+    return out
 
 
 _MARKER_NUMBERS = re.compile(r"\[(\s*\d{1,3}(?:\s*(?:[,;&]|-|–|and)\s*\d{1,3})*\s*)\]")

@@ -19,7 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from assistant.bm25 import BM25
-from assistant.keywords import expand, terms, title_terms
+from assistant.keywords import terms, title_terms
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.store import ReportStore
@@ -154,11 +154,12 @@ class HybridRetriever(BaseRetriever):
             log.debug("keyword index holds %d chunks", len(self._index.chunks))
             return self._index
 
-    def _dense(self, query: str, n: int, report_ids: Sequence[str] | None, current: dict[str, str]) -> list[tuple[dict, str]]:
+    def _dense(self, query: str, n: int, report_ids: Sequence[str] | None, current: dict[str, str],
+               vector: Sequence[float] | None = None) -> list[tuple[dict, str]]:
         where = None
         if report_ids is not None:
             where = {"report_id": {"$in": list(report_ids)}} if len(report_ids) != 1 else {"report_id": report_ids[0]}
-        hits = self.store.query(self.embedder.embed_query(query), k=n, where=where)
+        hits = self.store.query(vector if vector is not None else self.embedder.embed_query(query), k=n, where=where)
         # A replace interrupted mid-way can leave an old version's chunks; never return them.
         return [(m, text) for m, text, _ in hits if current.get(m["report_id"]) == m.get("version")]
 
@@ -169,8 +170,10 @@ class HybridRetriever(BaseRetriever):
         run_manager: CallbackManagerForRetrieverRun,
         k: int | None = None,
         report_ids: Sequence[str] | None = None,
+        query_vector: Sequence[float] | None = None,
         **kwargs: Any,
     ) -> list[Document]:
+        """``query_vector``: the query's embedding when the caller has it already."""
         k = self.k if k is None else k
         if k < 1:
             return []
@@ -189,7 +192,7 @@ class HybridRetriever(BaseRetriever):
                 allowed = None
                 if report_ids is not None:
                     allowed = {slot for r in report_ids for slot in index.by_report.get(r, ())}
-                keyword = [index.chunks[i] for i, _ in index.bm25.top(expand(terms(query)), n, allowed)]
+                keyword = [index.chunks[i] for i, _ in index.bm25.top(terms(query), n, allowed)]
 
         fused: dict[str, dict[str, Any]] = {}
 
@@ -199,7 +202,7 @@ class HybridRetriever(BaseRetriever):
             entry["score"] += weight / (self.rrf_k + rank)
 
         if self.dense_weight > 0:
-            for rank, (meta, text) in enumerate(self._dense(query, n, report_ids, current), 1):
+            for rank, (meta, text) in enumerate(self._dense(query, n, report_ids, current, query_vector), 1):
                 add(rank, meta, text, "dense_rank", self.dense_weight)
         for rank, (meta, text) in enumerate(keyword, 1):
             add(rank, meta, text, "bm25_rank", self.bm25_weight)

@@ -8,6 +8,7 @@ instead of answering from another council's report.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,6 +92,11 @@ class Scope:
     def report_ids(self) -> list[str]:
         return [m.report_id for m in self.reports]
 
+    @property
+    def per_report(self) -> bool:
+        """Answer report by report: a comparison, or a question naming several councils."""
+        return (self.compare or len(self.named_councils) > 1) and len(self.reports) > 1
+
     def to_dict(self, catalogue_size: int) -> dict[str, Any]:
         return {
             "councils": self.named_councils,
@@ -105,7 +111,7 @@ def _year(meta: ReportMeta) -> int | None:
     return int(meta.date[:4]) if meta.date and meta.date[:4].isdigit() else None
 
 
-def _chronological(reports: list[ReportMeta]) -> list[ReportMeta]:
+def chronological(reports: list[ReportMeta]) -> list[ReportMeta]:
     return sorted(reports, key=lambda m: (m.date or "", m.report_id))
 
 
@@ -115,7 +121,7 @@ HELD_LISTED = 12  # councils named in "I hold reports on: …" before "and N mor
 def held_summary(catalogue: list[ReportMeta]) -> str:
     """"North Somerset Council (21 Oct 2020); Southend-on-Sea Borough Council (12 Jul 2016, 17 Sep 2019)"."""
     by_council: dict[str, list[str]] = {}
-    for meta in _chronological(catalogue):
+    for meta in chronological(catalogue):
         by_council.setdefault(meta.council or meta.source, []).append(format_date(meta.date) or "undated")
     items = [f"{c} ({', '.join(d)})" for c, d in sorted(by_council.items())]
     # Measured by bench_growth: at 2,000 councils an unbounded list made a 77,000-character refusal.
@@ -161,9 +167,26 @@ def matching_reports(filters: Filters, catalogue: list[ReportMeta]) -> list[Repo
     return reports
 
 
-def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | None = None) -> Scope:
-    """The reports ``question`` is about, within ``filters``, with notes for the reader."""
-    catalogue = _chronological(catalogue)
+YearsAbout = Callable[[ReportMeta], set[int]]
+
+
+def _years_about(meta: ReportMeta, more: YearsAbout | None) -> set[int]:
+    """The years a report is about: its own date's (meeting or publication), and those ``more``
+    knows (the inspection it reports on, read from its text)."""
+    years = {_year(meta)} - {None}
+    return years | (more(meta) if more else set())
+
+
+def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | None = None,
+                years_about: YearsAbout | None = None) -> Scope:
+    """The reports ``question`` is about, within ``filters``, with notes for the reader.
+
+    A year named in the question picks the reports about that year (by their date and by
+    ``years_about``, e.g. the inspection a committee report discusses) and ranks undated reports
+    after them, rather than filtering; a year set in ``filters`` is a hard filter on the report's
+    date.
+    """
+    catalogue = chronological(catalogue)
     pool = matching_reports(filters, catalogue) if filters else catalogue
     scope = Scope(reports=pool, compare=bool(COMPARE.search(question)))
     if filters and not pool:
@@ -200,21 +223,26 @@ def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | N
     if years:
         scope.inferred = True
         scope.years = years
-        exact = [m for m in pool if _year(m) in years]
-        near = [m for m in pool if _year(m) is not None and any(abs(_year(m) - y) <= 1 for y in years)]
+        about = {m.report_id: _years_about(m, years_about) for m in pool}
+        exact = [m for m in pool if about[m.report_id] & set(years)]
+        near = [m for m in pool if any(abs(a - y) <= 1 for a in about[m.report_id] for y in years)]
+        undated = [m for m in pool if not about[m.report_id]]
         if exact:
-            pool = exact if not scope.compare or len(years) > 1 else pool
-        elif near:
-            pool = near
-            scope.notes.append(
-                f"I hold no report dated {' or '.join(map(str, years))}; the nearest is "
-                + ", ".join(describe_report(m.council, m.meeting, m.date) for m in near)
-                + "."
-            )
+            # A year is a preference: reports about it first; a report with no date may still be.
+            if not scope.compare or len(years) > 1:
+                pool = exact + undated
+        elif near or undated:
+            pool = near + undated
+            if near:
+                scope.notes.append(
+                    f"I hold no report about {' or '.join(map(str, years))}; the nearest is "
+                    + ", ".join(describe_report(m.council, m.meeting, m.date) for m in near)
+                    + "."
+                )
         else:
             where = f" on {' and '.join(scope.named_councils)}" if scope.named_councils else ""
             scope.refusal = (
-                f"I hold no report{where} from {' or '.join(map(str, years))}. "
+                f"I hold no report{where} about {' or '.join(map(str, years))}. "
                 f"I hold reports on: {held_summary([m for m in catalogue if not scope.named_councils or m.council in scope.named_councils])}."
             )
             scope.reports = []

@@ -60,7 +60,7 @@ def templates() -> list[list[tuple[dict, str]]]:
 def measure(reports: int, chunks_of: list[list[tuple[dict, str]]], tokens_of: list[list[list[str]]],
             repeat: int) -> dict[str, Any]:
     from assistant.bm25 import BM25
-    from assistant.keywords import expand, terms
+    from assistant.keywords import terms
     from assistant.retriever import _tokens
     from bench.bench_ask import QUESTIONS
 
@@ -80,7 +80,7 @@ def measure(reports: int, chunks_of: list[list[tuple[dict, str]]], tokens_of: li
     gc.collect()
     grew = vm_rss_mb() - before
 
-    queries = [expand(terms(q)) for q in QUESTIONS]
+    queries = [terms(q) for q in QUESTIONS]
     one = set(slots[: len(tokens_of[0])])  # the first report's chunks
 
     def timed(allowed: set[int] | None) -> list[float]:

@@ -208,7 +208,7 @@ def measure(settings: Settings, store: Any, embedder: Any, templates: list, disk
     """Everything but the put: listing, keyword index, asks, the parts of retrieval, and what
     one changed report then costs the next question."""
     from assistant import Assistant
-    from assistant.keywords import expand, terms
+    from assistant.keywords import terms
     from bench.bench_ask import QUESTIONS
 
     row: dict[str, Any] = {"chunks": store.chunk_count(), "disk_mb": disk_mb(disk_path)}
@@ -283,7 +283,7 @@ def measure(settings: Settings, store: Any, embedder: Any, templates: list, disk
         store.query(vector, k=fetch)
         chroma_ms.append(ms_since(t0))
         t0 = time.perf_counter()
-        index.bm25.top(expand(terms(question)), fetch)
+        index.bm25.top(terms(question), fetch)
         bm25_ms.append(ms_since(t0))
     row["embed_query_p50_ms"] = p50(embed_ms)
     row["chroma_query_p50_ms"] = p50(chroma_ms)

@@ -14,7 +14,7 @@ not end a sentence runs on into the next (PDF text breaks sentences at the layou
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from ingest.models import Section, Unit
 from ingest.sections import Layout
 
@@ -80,10 +80,12 @@ def _pieces(text: str, layout: Layout, start: int, end: int, own_number: bool) -
         if a >= b:
             continue
         bullet = BULLET.match(text[a:b])
-        number = PARA_NUMBER.match(text[a:b])
-        if number and own_number and not pieces:
-            pieces.append(open_piece := _Piece(a + number.end(), b, False))
+        number = PARA_NUMBER.match(text[a + (bullet.end() if bullet else 0) : b])
+        if number and own_number and not pieces:  # the paragraph's own number ("- 3.11 The…" too)
+            pieces.append(open_piece := _Piece(a + (bullet.end() if bullet else 0) + number.end(), b, False))
             continue
+        if number and bullet:
+            number = None  # "- 2.1 Adoption performance – Good" is a bullet item
         runs_on = (
             open_piece is not None
             and not bullet
@@ -141,4 +143,45 @@ def cut_units(text: str, sections: list[Section], layout: Layout | None = None) 
                 units.append(Unit(len(units), section.id, "sentence", a, b))
             if text[piece.end - 1] == ":":
                 label = len(units) - 1  # "The areas for improvement are:" introduces what follows
-    return units
+    return _numbered_lists(units, sections, list_id)
+
+
+LIST_PARAGRAPH_CHARS = 400  # a one-sentence numbered paragraph this short, among siblings like it, is a list item
+
+
+def _numbered_lists(units: list[Unit], sections: list[Section], list_id: int) -> list[Unit]:
+    """One-sentence numbered paragraphs one after another under one heading ("Recommendations",
+    then "1. Improve the quality of management oversight…", "2. Ensure that…") are the items of
+    a list the heading introduces, as a bulleted list would be."""
+    by_section: dict[str, list[int]] = {}
+    for u in units:
+        by_section.setdefault(u.section_id, []).append(u.index)
+    heading = {u.section_id: u.index for u in units if u.kind == "heading"}
+    out = list(units)
+    for parent in sections:
+        run: list[str] = []
+        for child_id in [*parent.children, None]:
+            child = next((c for c in sections if c.id == child_id), None) if child_id else None
+            own = by_section.get(child_id, []) if child else []
+            short = (
+                child is not None
+                and child.kind == "paragraph"
+                and len(own) == 1
+                and out[own[0]].kind == "sentence"
+                and out[own[-1]].end - out[own[0]].start <= LIST_PARAGRAPH_CHARS
+            )
+            if short:
+                run.append(child_id)
+                continue
+            if len(run) >= 2:
+                list_id += 1
+                for sid in run:
+                    first, *rest = by_section[sid]
+                    end = out[rest[-1]].end if rest else out[first].end
+                    out[first] = replace(out[first], kind="item", end=end, list_id=list_id, label=heading.get(parent.id))
+                    for i in rest:
+                        out[i] = None  # merged into the item
+            run = []
+    kept = [u for u in out if u is not None]
+    index = {u.index: n for n, u in enumerate(kept)}
+    return [replace(u, index=index[u.index], label=index.get(u.label) if u.label is not None else None) for u in kept]

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant.bm25 import BM25
-from assistant.keywords import expand, terms
+from assistant.keywords import terms
 from assistant.retriever import HybridRetriever, _tokens
 from reports_qa.settings import SAMPLE_REPORTS_DIR
 from tests.samples import ALL, NORTH_SOMERSET, SOUTHWARK, SWINDON, sample_text
@@ -66,7 +66,7 @@ def put(store, report, dimension: int = 384) -> None:
 
 def ranked(bm25: BM25, query: str, n: int = 40, allowed=None) -> list[tuple[object, float]]:
     """``top`` by key rather than slot, so indexes with different slots compare."""
-    return [(bm25.keys[slot], score) for slot, score in bm25.top(expand(terms(query)), n, allowed)]
+    return [(bm25.keys[slot], score) for slot, score in bm25.top(terms(query), n, allowed)]
 
 
 def test_bm25_added_and_removed_in_any_order_ranks_as_a_fresh_build(sample_chunks):
@@ -162,7 +162,7 @@ def test_keyword_index_updated_in_place_matches_a_fresh_build(store, embedder, p
     }
     ties = 0
     for question in QUESTIONS:
-        query = expand(terms(question))
+        query = terms(question)
         got = [(chunk_id(index, s), score) for s, score in index.bm25.top(query, 40)]
         assert got == [(chunk_id(fresh, s), score) for s, score in fresh.bm25.top(query, 40)], question
         ties += len(got) - len({score for _, score in got})

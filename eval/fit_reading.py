@@ -1,0 +1,208 @@
+"""Fit the reading weights (``assistant/reading_weights.json``) on a tune question set.
+
+    .venv/bin/python -m eval.fit_reading eval/questions/readers-tune.yaml --data-dir DIR [--write]
+
+Every question is asked once through the assistant over the store in ``DIR``; the units (and
+lists) of its retrieved passages, with their features, are what reading scored. A unit is a
+positive when it overlaps the question's evidence; a list when most of its items do. Two
+logistic regressions learn how the features weigh; then the selection settings (the abstention
+threshold, how close to the best another piece must be to be quoted too, how many, when a list
+beats single sentences) are chosen by replaying selection on those candidates and scoring the
+answers as the eval does (key points, abstention). Only a set marked ``split: tune`` is accepted:
+a check set fitted on says nothing about questions nobody saw.
+
+Prints the fitted weights, the tune figures and the abstention curve (false refusals of
+answerable questions against wrong answers to unanswerable ones, per threshold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import logging
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from assistant.extractive import render
+from assistant.reading import LIST_FEATURES, UNIT_FEATURES, Candidate, Reader, Weights, default_weights
+from eval.metrics import _key_terms, find_spans
+from eval.questionset import EvalQuestion, load_question_set
+from eval.runner import _Corpus
+
+log = logging.getLogger(__name__)
+NOISE_PENALTY = 0.2  # per share of quoted pieces that are not evidence: quoting everything is not reading
+
+
+@dataclass
+class Sample:
+    question: EvalQuestion
+    reader: Reader
+    candidates: list[Candidate]
+    per_report: bool
+    positive: list[bool]  # per candidate
+
+
+def _overlaps(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    inter = min(a[1], b[1]) - max(a[0], b[0])
+    return inter > 0 and (2 * inter >= a[1] - a[0] or 2 * inter >= b[1] - b[0])
+
+
+def collect(assistant, questions: list[EvalQuestion]) -> list[Sample]:
+    corpus = _Corpus(assistant.store)
+    samples = []
+    for q in questions:
+        q = corpus.resolve(q)
+        answer = assistant.ask(q.question, history=[t.model_dump() for t in q.history])
+        trace = answer.trace
+        if "candidates" not in trace:
+            continue  # answered from judgement records, or refused by scope: reading played no part
+        spans = {}
+        for e in q.evidence:
+            spans.setdefault(e.report, []).extend(find_spans(corpus.text(e.report), e.text))
+        positive = []
+        for c in trace.get("candidates", []):
+            mine = spans.get(c.passage.report_id, [])
+            hits = [any(_overlaps((p.unit.start, p.unit.end), s) for s in mine) for p in c.pieces]
+            positive.append(sum(hits) * 2 >= len(hits) if c.is_list else hits[0])
+        samples.append(Sample(q, trace["reader"], trace.get("candidates", []), trace.get("per_report", False), positive))
+    return samples
+
+
+def _fit(samples: list[Sample], kind: str, names: tuple[str, ...]) -> tuple[dict[str, float], float]:
+    from sklearn.linear_model import LogisticRegression
+
+    rows, labels = [], []
+    for s in samples:
+        for c, pos in zip(s.candidates, s.positive):
+            if c.kind == kind:
+                rows.append([c.features[n] for n in names])
+                labels.append(int(pos))
+    if len(set(labels)) < 2:
+        raise SystemExit(f"not enough {kind} examples to fit ({len(labels)}, {sum(labels)} positive)")
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(rows), np.array(labels))
+    log.info("%s model: %d examples, %d positive", kind, len(labels), sum(labels))
+    return {n: round(float(w), 4) for n, w in zip(names, model.coef_[0])}, round(float(model.intercept_[0]), 4)
+
+
+def rescore(samples: list[Sample], weights: Weights) -> None:
+    import math
+
+    for s in samples:
+        s.reader.weights = weights
+        for c in s.candidates:
+            if c.is_list:
+                z = weights.list_bias + sum(weights.list[n] * c.features[n] for n in LIST_FEATURES)
+            else:
+                z = weights.unit_bias + sum(weights.unit[n] * c.features[n] for n in UNIT_FEATURES)
+            c.score = 1 / (1 + math.exp(-max(-30, min(30, z))))
+
+
+def replay(samples: list[Sample], weights: Weights) -> dict[str, float]:
+    """Selection replayed with ``weights``: key-point recall, noise and abstention as the eval scores them."""
+    kp, noise, refused_answerable, answered_unanswerable, n_answerable, n_unanswerable = [], [], 0, 0, 0, 0
+    for s in samples:
+        s.reader.weights = weights
+        chosen = s.reader.select(s.candidates, per_report=s.per_report)
+        if s.question.answerable:
+            n_answerable += 1
+            if not chosen:
+                refused_answerable += 1
+                kp.append(0.0)
+                continue
+            have = _key_terms(render(chosen))
+            points = s.question.key_points
+            kp.append(sum(_key_terms(k) <= have for k in points) / len(points) if points else 1.0)
+            pieces = [(c, p) for c in chosen for p in c.pieces]
+            pos = {id(c): flag for c, flag in zip(s.candidates, s.positive)}
+            noise.append(sum(not pos.get(id(c), False) for c, _ in pieces if not c.is_list) / max(1, len(pieces)))
+        else:
+            n_unanswerable += 1
+            answered_unanswerable += bool(chosen)
+    key_point_recall = float(np.mean(kp)) if kp else 0.0
+    return {
+        "key_point_recall": round(key_point_recall, 4),
+        "noise": round(float(np.mean(noise)) if noise else 0.0, 4),
+        "false_refusals": round(refused_answerable / n_answerable, 4) if n_answerable else 0.0,
+        "wrong_answers": round(answered_unanswerable / n_unanswerable, 4) if n_unanswerable else 0.0,
+        # The gate's two answer metrics, equally weighted: key-point recall over answerable
+        # questions, abstention over all; less a little for quoting what is not evidence.
+        "objective": round(key_point_recall + (n_answerable - refused_answerable + n_unanswerable - answered_unanswerable)
+                           / max(1, n_answerable + n_unanswerable)
+                           - NOISE_PENALTY * (float(np.mean(noise)) if noise else 0.0), 4),
+    }
+
+
+def search(samples: list[Sample], base: Weights) -> tuple[Weights, dict[str, float]]:
+    best, best_figures = base, replay(samples, base)
+    grid = itertools.product(
+        [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6],
+        [0.6, 0.7, 0.8, 0.85, 0.9, 0.95],
+        [1, 2, 3, 4],
+        [0.5, 0.7, 0.85, 1.0, 1.2],
+    )
+    for answer_min, keep_ratio, max_units, list_over_units in grid:
+        w = replace(base, answer_min=answer_min, keep_ratio=keep_ratio, max_units=max_units,
+                    list_over_units=list_over_units)
+        figures = replay(samples, w)
+        if figures["objective"] > best_figures["objective"]:
+            best, best_figures = w, figures
+    return best, best_figures
+
+
+def curve(samples: list[Sample], weights: Weights) -> list[dict[str, float]]:
+    return [{"answer_min": t, **replay(samples, replace(weights, answer_min=t))}
+            for t in (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    from assistant import Assistant
+    from reports_qa.settings import Settings
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("question_set", type=Path)
+    parser.add_argument("--data-dir", type=Path, required=True, help="a store holding the set's reports")
+    parser.add_argument("--write", action="store_true", help="write assistant/reading_weights.json")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    qset = load_question_set(args.question_set)
+    if qset.split != "tune":
+        print(f"{args.question_set}: split is {qset.split!r}; weights are fitted on a tune set only", file=sys.stderr)
+        return 2
+    with Assistant.from_settings(Settings(data_dir=args.data_dir, backend="extractive")) as assistant:
+        samples = collect(assistant, qset.questions)
+    base = default_weights()
+    before = replay(samples, base)
+    unit_w, unit_b = _fit(samples, "unit", UNIT_FEATURES)
+    list_w, list_b = _fit(samples, "list", LIST_FEATURES)
+    fitted = replace(base, unit=unit_w, unit_bias=unit_b, list=list_w, list_bias=list_b)
+    rescore(samples, fitted)
+    chosen, figures = search(samples, fitted)
+    result = {"set": str(args.question_set), "questions": len(samples), "before": before, "after": figures,
+              "weights": chosen.to_dict(), "curve": curve(samples, chosen)}
+    if args.write:
+        path = Path(__file__).resolve().parent.parent / "assistant" / "reading_weights.json"
+        path.write_text(json.dumps(chosen.to_dict(), indent=2) + "\n", encoding="utf-8")
+        result["written"] = str(path)
+    print(json.dumps(result, indent=1) if args.json else _table(result))
+    return 0
+
+
+def _table(result: dict) -> str:
+    lines = [f"{result['questions']} questions read from {result['set']}",
+             f"before: {result['before']}", f"after:  {result['after']}", "weights: " + json.dumps(result["weights"]),
+             "abstention curve (answer_min: false refusals of answerable / wrong answers to unanswerable, key-point recall):"]
+    lines += [f"  {r['answer_min']:.2f}: {r['false_refusals']:.2f} / {r['wrong_answers']:.2f}, {r['key_point_recall']:.3f}"
+              for r in result["curve"]]
+    if "written" in result:
+        lines.append(f"written to {result['written']}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
