@@ -173,7 +173,8 @@ class Assistant:
         # Fusion can bury a section one search ranks first and the other misses entirely (BM25
         # finds "Individual judgements were:", MiniLM does not): such sections always get a place.
         for key, group in groups.items():
-            top = any(min(d.metadata.get("bm25_rank") or 99, d.metadata.get("dense_rank") or 99) <= 2 for d in group)
+            top = any(min(d.metadata.get(rank) or 99 for rank in ("bm25_rank", "dense_rank", "units_rank")) <= 2
+                      for d in group)
             if top and key not in chosen:
                 chosen.append(key)
         out: list[Passage] = []

@@ -101,6 +101,16 @@ class _KeywordIndex:
             self.generation = generation
 
 
+def _chunk_at(index: _KeywordIndex, report_id: str, offset: int, after: bool) -> Chunk | None:
+    """The chunk of a report holding ``offset`` (or, ``after``, the first to start at or after it)."""
+    for slot in index.by_report.get(report_id, ()):
+        meta, text = index.chunks[slot]
+        start, end = int(meta.get("start", 0)), int(meta.get("end", 0))
+        if start <= offset < end or (after and start >= offset):
+            return meta, text
+    return None
+
+
 def _position(chunk: Chunk) -> int:
     index = chunk[0].get("index")
     return index if isinstance(index, int) else 0
@@ -121,6 +131,7 @@ class HybridRetriever(BaseRetriever):
     fetch_k: int = 40
     dense_weight: float = 1.0
     bm25_weight: float = 1.0
+    units_weight: float = 1.0  # the chunks holding the headings, items and sentences nearest the query
     rrf_k: int = 60
     report_ids: list[str] | None = None  # restrict every search to these reports
 
@@ -136,6 +147,7 @@ class HybridRetriever(BaseRetriever):
             fetch_k=settings.fetch_k,
             dense_weight=settings.dense_weight,
             bm25_weight=settings.bm25_weight,
+            units_weight=settings.units_weight,
             rrf_k=settings.rrf_k,
         )
         return cls(**{**params, **overrides})
@@ -162,6 +174,24 @@ class HybridRetriever(BaseRetriever):
         hits = self.store.query(vector if vector is not None else self.embedder.embed_query(query), k=n, where=where)
         # A replace interrupted mid-way can leave an old version's chunks; never return them.
         return [(m, text) for m, text, _ in hits if current.get(m["report_id"]) == m.get("version")]
+
+    def _by_units(self, vector: Sequence[float], n: int, report_ids: Sequence[str] | None,
+                  current: dict[str, str], index: _KeywordIndex) -> list[Chunk]:
+        """Chunks ranked by their nearest unit: a heading ("What needs to improve?") or a
+        sentence can be close to a question whose words its chunk as a whole does not match.
+        A heading stands for the chunk after it, as its section's text follows it."""
+        out: list[Chunk] = []
+        seen: set[str] = set()
+        with index.lock:
+            for meta, _ in self.store.query_units(vector, k=n, report_ids=report_ids):
+                rid = meta.get("report_id")
+                if current.get(rid) != meta.get("version"):
+                    continue
+                chunk = _chunk_at(index, rid, int(meta.get("start", 0)), meta.get("kind") == "heading")
+                if chunk is not None and chunk[0]["chunk_id"] not in seen:
+                    seen.add(chunk[0]["chunk_id"])
+                    out.append(chunk)
+        return out
 
     def _get_relevant_documents(
         self,
@@ -201,9 +231,15 @@ class HybridRetriever(BaseRetriever):
             entry[which] = rank
             entry["score"] += weight / (self.rrf_k + rank)
 
+        vector = query_vector
+        if (self.dense_weight > 0 or self.units_weight > 0) and vector is None:
+            vector = self.embedder.embed_query(query)
         if self.dense_weight > 0:
-            for rank, (meta, text) in enumerate(self._dense(query, n, report_ids, current, query_vector), 1):
+            for rank, (meta, text) in enumerate(self._dense(query, n, report_ids, current, vector), 1):
                 add(rank, meta, text, "dense_rank", self.dense_weight)
+        if self.units_weight > 0:
+            for rank, (meta, text) in enumerate(self._by_units(vector, n, report_ids, current, index), 1):
+                add(rank, meta, text, "units_rank", self.units_weight)
         for rank, (meta, text) in enumerate(keyword, 1):
             add(rank, meta, text, "bm25_rank", self.bm25_weight)
 
@@ -217,6 +253,7 @@ class HybridRetriever(BaseRetriever):
                     "score": e["score"],
                     "dense_rank": e.get("dense_rank"),
                     "bm25_rank": e.get("bm25_rank"),
+                    "units_rank": e.get("units_rank"),
                 },
             )
             for e in ranked

@@ -106,6 +106,10 @@ class Settings(BaseSettings):
     fetch_k: int = Field(default=40, ge=1, le=500, description="Candidates each of dense and keyword search contribute before fusion.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of dense (embedding) ranks in reciprocal rank fusion.")
     bm25_weight: float = Field(default=1.0, ge=0, description="Weight of BM25 keyword ranks in reciprocal rank fusion.")
+    units_weight: float = Field(
+        default=1.0, ge=0,
+        description="Weight, in reciprocal rank fusion, of chunks ranked by their nearest heading, list item or sentence.",
+    )
     rrf_k: int = Field(default=60, ge=1, description="Reciprocal rank fusion constant: 1/(rrf_k + rank).")
     citation_threshold: float = Field(
         default=0.80,

@@ -187,3 +187,30 @@ def assistant(sample_store, embedder):
     store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
     yield Assistant(settings, store, embedder)
     store.close()
+
+
+@pytest.fixture(scope="session")
+def reader_store(tmp_path_factory, embedder):
+    """Data dir holding the five samples and the fixed Ofsted subset (tests/ofsted.py), ingested
+    once per session: what the reader question sets are asked over. Read-only."""
+    from reports_qa.settings import SAMPLE_REPORTS_DIR
+    from tests.ofsted import subset_paths
+    from ui.cli import main
+
+    paths = [str(SAMPLE_REPORTS_DIR), *(str(p) for p in subset_paths())]
+    data_dir = tmp_path_factory.mktemp("readers")
+    assert main(["--data-dir", str(data_dir), "ingest", *paths, "--json"]) == 0
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def reader_assistant(reader_store, embedder):
+    """An extractive Assistant over the reader store, shared by the whole session."""
+    from assistant import Assistant
+    from vectorstore.store import ReportStore
+
+    settings = Settings(data_dir=reader_store, backend="extractive")
+    store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
+    yield Assistant(settings, store, embedder)
+    store.close()
+

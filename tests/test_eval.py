@@ -163,3 +163,14 @@ def test_quality_gate_on_the_sample_set(assistant, gate_file):
     summary = run.summary
     print(json.dumps({"summary": summary, "by_type": run.by_type}, indent=1))
     assert not gate.failures(summary), gate.failures(summary)
+
+
+def test_quality_gate_on_the_reader_check_set(reader_assistant):
+    """The held-out half of the reader sets (never tuned on), over the samples and the Ofsted
+    subset, stays at or above the floors in eval/gate_readers.json."""
+    gate = Gate.load(GATE_FILE.with_name("gate_readers.json"))
+    run = evaluate([load_question_set(gate.question_set)], reader_assistant)[0]
+    summary = run.summary
+    print(json.dumps({"summary": summary, "by_type": run.by_type}, indent=1))
+    assert not gate.failures(summary), gate.failures(summary)
+

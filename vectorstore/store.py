@@ -769,6 +769,25 @@ class ReportStore:
         except (ChromaError, OSError) as exc:
             raise self._write_failed(exc) from exc
 
+    def query_units(self, embedding: Sequence[float], k: int = 40,
+                    report_ids: Sequence[str] | None = None) -> list[tuple[dict[str, Any], float]]:
+        """The units nearest ``embedding`` as (metadata, cosine distance), nearest first; units of
+        a version or cut the manifest no longer names are left out by the caller."""
+        if not self._units.count():
+            return []
+        where: dict[str, Any] = {"units_version": UNITS_VERSION}
+        if report_ids is not None:
+            ids = list(report_ids)
+            where = {"$and": [where, {"report_id": ids[0]} if len(ids) == 1 else {"report_id": {"$in": ids}}]}
+        try:
+            got = self._units.query(query_embeddings=[list(map(float, embedding))], n_results=k, where=where,
+                                    include=["metadatas", "distances"])
+        except ChromaError as exc:
+            if self.server_url:
+                raise
+            raise StoreError(f"search of the store at {self.location} failed ({_one_line(exc)}); ask again") from exc
+        return [(m or {}, float(d)) for m, d in zip(got["metadatas"][0], got["distances"][0])]
+
     def units(self, report_id: str, version: str) -> list[tuple[Unit, list[float]]]:
         """A stored report's units with their vectors, in report order (empty for a report
         stored before units existed, or whose units were cut differently)."""
