@@ -57,6 +57,7 @@ _SHAPES: dict[str, re.Pattern[str]] = {
         r"so\s+that|therefore|consequently|means\s+that|reflects?|caused?|since|despite|however|but|not)\b", re.I),
 }
 
+GATED = ("number", "date", "person")  # kinds whose answer must have their shape
 UNIT_FEATURES = ("sim", "head", "kw", "kw_head", "prior", "latest", "shape", "item", "sentence")
 LIST_FEATURES = ("label", "head", "mean_sim", "max_sim", "kw_label", "prior", "latest", "items")
 
@@ -207,6 +208,8 @@ class Reader:
             text = unit.text_in(report.text)
             if unit.kind == "heading" or is_instruction(text):
                 continue
+            if self.kind in GATED and not self.shape(text):
+                continue  # "how many" is answered by a number, "when" by a date, "who" by a name
             head, kw_head = heads(unit.section_id)
             if unit.label is not None and unit.label != report.heading_of.get(unit.section_id):
                 label_sim = float(sims[unit.label])
@@ -221,7 +224,7 @@ class Reader:
             if unit.list_id is not None:
                 lists.setdefault(unit.list_id, []).append(len(out) - 1)
         for members in lists.values():
-            if len(members) < 2:
+            if len(members) < 2 or self.kind in GATED:
                 continue
             items = [out[m] for m in members]
             first = items[0].pieces[0].unit

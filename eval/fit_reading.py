@@ -139,7 +139,7 @@ def replay(samples: list[Sample], weights: Weights) -> dict[str, float]:
 def search(samples: list[Sample], base: Weights) -> tuple[Weights, dict[str, float]]:
     best, best_figures = base, replay(samples, base)
     grid = itertools.product(
-        [0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6],
+        thresholds(samples),
         [0.6, 0.7, 0.8, 0.85, 0.9, 0.95],
         [1, 2, 3, 4],
         [0.5, 0.7, 0.85, 1.0, 1.2],
@@ -153,9 +153,16 @@ def search(samples: list[Sample], base: Weights) -> tuple[Weights, dict[str, flo
     return best, best_figures
 
 
+def thresholds(samples: list[Sample]) -> list[float]:
+    """Abstention thresholds to try: the quantiles of the questions' best scores, so the grid
+    follows wherever the fitted scores lie."""
+    best = sorted(max((c.score for c in s.candidates), default=0.0) for s in samples)
+    qs = np.quantile(best, np.linspace(0.0, 0.6, 25)) if best else [0.0]
+    return sorted({round(float(q) - 1e-6, 6) for q in qs} | {0.0})
+
+
 def curve(samples: list[Sample], weights: Weights) -> list[dict[str, float]]:
-    return [{"answer_min": t, **replay(samples, replace(weights, answer_min=t))}
-            for t in (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6, 0.7)]
+    return [{"answer_min": t, **replay(samples, replace(weights, answer_min=t))} for t in thresholds(samples)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -197,7 +204,7 @@ def _table(result: dict) -> str:
     lines = [f"{result['questions']} questions read from {result['set']}",
              f"before: {result['before']}", f"after:  {result['after']}", "weights: " + json.dumps(result["weights"]),
              "abstention curve (answer_min: false refusals of answerable / wrong answers to unanswerable, key-point recall):"]
-    lines += [f"  {r['answer_min']:.2f}: {r['false_refusals']:.2f} / {r['wrong_answers']:.2f}, {r['key_point_recall']:.3f}"
+    lines += [f"  {r['answer_min']:.4f}: {r['false_refusals']:.2f} / {r['wrong_answers']:.2f}, {r['key_point_recall']:.3f}"
               for r in result["curve"]]
     if "written" in result:
         lines.append(f"written to {result['written']}")
