@@ -250,9 +250,14 @@ class Reader:
         when the best does not reach ``answer_min``. ``per_report``: the best of each report
         (a comparison, or a question naming several councils)."""
         if per_report:
+            # Each report that answers nearly as well as the best one: a comparison has both
+            # sides, but a report that barely touches the question is not made to speak.
+            top = self.best(candidates)
             chosen: list[Candidate] = []
             for rid in dict.fromkeys(c.passage.report_id for c in candidates):
-                chosen += self.select([c for c in candidates if c.passage.report_id == rid])
+                mine = [c for c in candidates if c.passage.report_id == rid]
+                if self.best(mine) >= self.weights.keep_ratio * top:
+                    chosen += self.select(mine)
             return chosen
         w = self.weights
         units = sorted((c for c in candidates if not c.is_list), key=lambda c: -c.score)
