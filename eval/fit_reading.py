@@ -4,11 +4,11 @@
 
 Every question is asked once through the assistant over the store in ``DIR``; the units (and
 lists) of its retrieved passages, with their features, are what reading scored. A unit is a
-positive when it overlaps the question's evidence; a list when most of its items do. Two
-logistic regressions learn how the features weigh; then the selection settings (the abstention
-threshold, how close to the best another piece must be to be quoted too, how many, when a list
-beats single sentences) are chosen by replaying selection on those candidates and scoring the
-answers as the eval does (key points, abstention). Only a set marked ``split: tune`` is accepted:
+positive when it overlaps the question's evidence; a list when most of its items do (noise: the
+share of quoted pieces that are not). Selection is replayed on those candidates and scored as the
+eval scores answers (key points, abstention): the selection settings (the abstention threshold,
+how close to the best another piece must be to be quoted too, how many, when a list beats single
+sentences) by grid search, the feature weights by coordinate ascent from the current ones. Only a set marked ``split: tune`` is accepted:
 a check set fitted on says nothing about questions nobody saw.
 
 Prints the fitted weights, the tune figures and the abstention curve (false refusals of
@@ -72,22 +72,6 @@ def collect(assistant, questions: list[EvalQuestion]) -> list[Sample]:
     return samples
 
 
-def _fit(samples: list[Sample], kind: str, names: tuple[str, ...]) -> tuple[dict[str, float], float]:
-    from sklearn.linear_model import LogisticRegression
-
-    rows, labels = [], []
-    for s in samples:
-        for c, pos in zip(s.candidates, s.positive):
-            if c.kind == kind:
-                rows.append([c.features[n] for n in names])
-                labels.append(int(pos))
-    if len(set(labels)) < 2:
-        raise SystemExit(f"not enough {kind} examples to fit ({len(labels)}, {sum(labels)} positive)")
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(np.array(rows), np.array(labels))
-    log.info("%s model: %d examples, %d positive", kind, len(labels), sum(labels))
-    return {n: round(float(w), 4) for n, w in zip(names, model.coef_[0])}, round(float(model.intercept_[0]), 4)
-
-
 def rescore(samples: list[Sample], weights: Weights) -> None:
     import math
 
@@ -134,6 +118,34 @@ def replay(samples: list[Sample], weights: Weights) -> dict[str, float]:
                            / max(1, n_answerable + n_unanswerable)
                            - NOISE_PENALTY * (float(np.mean(noise)) if noise else 0.0), 4),
     }
+
+
+def ascend(samples: list[Sample], start: Weights, rounds: int = 3) -> Weights:
+    """Coordinate ascent on the replayed objective: each feature weight in turn is scaled or
+    shifted while that helps. It fits what the eval scores (key points, abstention), not a proxy
+    label, which the few positives per question make unreliable for a regression."""
+    best, score = start, None
+    rescore(samples, best)
+    score = replay(samples, best)["objective"]
+    for _ in range(rounds):
+        improved = False
+        for group, names in (("unit", UNIT_FEATURES), ("list", LIST_FEATURES)):
+            for name in (*names, "bias"):
+                for step in (-1.0, -0.5, 0.5, 1.0, 2.0):
+                    table = dict(getattr(best, group))
+                    if name == "bias":
+                        trial = replace(best, **{f"{group}_bias": getattr(best, f"{group}_bias") + step})
+                    else:
+                        table[name] = table[name] + step
+                        trial = replace(best, **{group: table})
+                    rescore(samples, trial)
+                    got = replay(samples, trial)["objective"]
+                    if got > score + 1e-6:
+                        best, score, improved = trial, got, True
+        rescore(samples, best)
+        if not improved:
+            break
+    return best
 
 
 def search(samples: list[Sample], base: Weights) -> tuple[Weights, dict[str, float]]:
@@ -184,11 +196,10 @@ def main(argv: list[str] | None = None) -> int:
     with Assistant.from_settings(Settings(data_dir=args.data_dir, backend="extractive")) as assistant:
         samples = collect(assistant, qset.questions)
     base = default_weights()
+    rescore(samples, base)
     before = replay(samples, base)
-    unit_w, unit_b = _fit(samples, "unit", UNIT_FEATURES)
-    list_w, list_b = _fit(samples, "list", LIST_FEATURES)
-    fitted = replace(base, unit=unit_w, unit_bias=unit_b, list=list_w, list_bias=list_b)
-    rescore(samples, fitted)
+    chosen, _ = search(samples, base)
+    fitted = ascend(samples, chosen)
     chosen, figures = search(samples, fitted)
     result = {"set": str(args.question_set), "questions": len(samples), "before": before, "after": figures,
               "weights": chosen.to_dict(), "curve": curve(samples, chosen)}
