@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ingest.chunker import TokenCounter, chunk_report
-from ingest.judgements import extract_judgements
+from ingest.judgements import extract_judgements, no_overall_grade
 from ingest.metadata import extract_metadata
 from ingest.models import LoadedDocument, ParsedReport
 from ingest.sections import Layout, build_tree
@@ -26,6 +26,8 @@ def parse_document(
         source_path=doc.path,
         file_hash=doc.file_hash,
     )
+    judgements = extract_judgements(doc.text, meta.date)
+    meta = replace(meta, no_overall_grade=no_overall_grade(judgements, meta.inspection_start))
     page_at = doc.page_at if doc.page_starts else None
     layout = Layout.of(doc.text)  # lines and page furniture, shared by tree and chunker
     sections = build_tree(doc.text, page_at=page_at, layout=layout)
@@ -40,7 +42,4 @@ def parse_document(
         page_at=page_at,
         layout=layout,
     )
-    return ParsedReport(
-        meta=meta, text=doc.text, sections=sections, chunks=chunks,
-        judgements=extract_judgements(doc.text, meta.date),
-    )
+    return ParsedReport(meta=meta, text=doc.text, sections=sections, chunks=chunks, judgements=judgements)
