@@ -17,7 +17,7 @@ ILACS columns):
 Also: the kind of inspection, dates and lead inspector against the CSV's, and how many chunks
 and judgement quotes hold a line of page furniture (a running header or footer), found here
 independently of the product's own detector: a line among the first or last three of a page
-that recurs, digits aside, on at least three pages.
+that recurs there, digits aside, on at least three pages and a quarter of them.
 """
 
 from __future__ import annotations
@@ -201,8 +201,8 @@ _DIGITS = re.compile(r"\d+")
 
 
 def page_furniture_lines(doc: LoadedDocument) -> set[str]:
-    """Lines among the first or last three of a page that recur, digits aside, on three or more
-    pages: running headers and footers, found without the product's detector."""
+    """Lines among the first or last three of a page that recur, digits aside, on three pages
+    and a quarter of them: running headers and footers, found without the product's detector."""
     if len(doc.page_starts) < 3:
         return set()
     ends = [*doc.page_starts[1:], len(doc.text)]
@@ -212,7 +212,8 @@ def page_furniture_lines(doc: LoadedDocument) -> set[str]:
         for ln in lines[:3] + lines[-3:]:
             if len(ln) >= 12 and sum(c.isalpha() for c in ln) >= 8:
                 seen[_DIGITS.sub("#", ln)].add(page)
-    return {key for key, pages in seen.items() if len(pages) >= 3}
+    needed = max(3, len(doc.page_starts) // 4)
+    return {key for key, pages in seen.items() if len(pages) >= needed}
 
 
 def holds_furniture(text: str, furniture: set[str]) -> bool:

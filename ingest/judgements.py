@@ -323,6 +323,19 @@ _SENTENCE_LEAD = re.compile(
 _PURPOSE = re.compile(r"\b(?:ensur(?:e|es|ing)|make\s+sure|so)\s+that\b", re.I)
 _STATEMENT_TAIL = re.compile(r"[ \t*.'\"’”]*(?:Grade[ \t]+\d[ \t]*)?")
 
+def stated_grades(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the grades ``text[start:end]`` states on lines of their own (table rows, judgement
+    headings, the lines of a judgement list), in order: where the section parser finds a
+    report's grade table and its judgement headings."""
+    end = len(text) if end is None else end
+    spans = []
+    for pattern in (AREA_GRADE_RE, OVERALL_RE):
+        for m in pattern.finditer(text, start, end):
+            if _stated_as(text, m) != "sentence":
+                spans.append((m.start(), m.end()))
+    return sorted(spans)
+
+
 REFORM_START = "2026-04-01"  # ILACS inspections from April 2026 give no overall effectiveness grade
 NO_OVERALL_AFTER_REFORM = "no overall effectiveness grade after the April 2026 reform"
 NO_OVERALL_STATED = "no overall effectiveness grade stated"

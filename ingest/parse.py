@@ -29,7 +29,7 @@ def parse_document(
     judgements = extract_judgements(doc.text, meta.date)
     meta = replace(meta, no_overall_grade=no_overall_grade(judgements, meta.inspection_start))
     page_at = doc.page_at if doc.page_starts else None
-    layout = Layout.of(doc.text)  # lines and page furniture, shared by tree and chunker
+    layout = Layout.of(doc.text, doc.page_starts)  # lines and page furniture, shared by tree and chunker
     sections = build_tree(doc.text, page_at=page_at, layout=layout)
     chunks = chunk_report(
         meta,
