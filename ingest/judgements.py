@@ -79,7 +79,7 @@ _LINK = (
     r"|\s*\n?\s*graded\s+as\s*:?\s*"
     r"|\s+(?:is|are|was|were|has\s+been|have\s+been)\s+(?:judged|rated|graded|found)\s+(?:to\s+be\s+|as\s+)?"
     r"|(?:[ \t]+\n?|[ \t]*\n)[ \t]*(?=" + _GRADE_WORDS + r"[ \t]*(?:Grade[ \t]+\d[ \t]*)?$)"  # a table row: the grade ends the line
-    r"|\s+(?:is|are)\s+(?:that\s+(?:it\s+is\s+|children['’]s\s+services\s+(?:are\s+|is\s+|(?=requir))))?"
+    r"|\s+(?:is|are)(?:\s*:\s*|\s+)(?:that\s+(?:it\s+is\s+|children['’]s\s+services\s+(?:are\s+|is\s+|(?=requir))))?"
     r"|(?:(?!\b(?:who|which|whose|where|that|schools?|homes?|providers?|nationally|national)\b)[^.\n]){0,60}?"
     r"\b(?:deemed|judged|rated|graded)\s+(?:to\s+(?:be\s+)?|as\s+)?"
     r"|\s+(?=requir))"  # "... Board requires improvement"

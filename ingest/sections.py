@@ -100,6 +100,9 @@ def find_furniture(lines: list[Line], page_starts: tuple[int, ...] = ()) -> set[
         return _TRAILING_NUMBER.sub(" #", _norm(a.text)), _TRAILING_NUMBER.sub(" #", _norm(b.text))
 
     short = [(a, b) for a, b in zip(content, content[1:]) if len(a.text) <= 150 and len(b.text) <= 150]
+    if len(page_starts) >= 3:  # with the pages known, a running header stands at a page's top or foot
+        edges = _edge_lines(lines, page_starts, furniture)
+        short = [(a, b) for a, b in short if a.index in edges and b.index in edges]
     pairs = Counter(key(a, b) for a, b in short)
     for a, b in short:
         if pairs[key(a, b)] >= 3:
@@ -116,6 +119,16 @@ def _pages(lines: list[Line], page_starts: tuple[int, ...]) -> list[list[Line]]:
     return pages
 
 
+def _page_edge_lines(page: list[Line], numbers: set[int]) -> list[Line]:
+    """The first four and last three lines of text on a page (page numbers aside)."""
+    content = [ln for ln in page if not ln.blank and ln.index not in numbers]
+    return content[:4] + content[-3:]
+
+
+def _edge_lines(lines: list[Line], page_starts: tuple[int, ...], numbers: set[int]) -> set[int]:
+    return {ln.index for page in _pages(lines, page_starts) for ln in _page_edge_lines(page, numbers)}
+
+
 def _page_edges(lines: list[Line], page_starts: tuple[int, ...], numbers: set[int]) -> set[int]:
     """Lines at the top or bottom of a page that recur there, numbers aside, page after page
     (``numbers``: the page-number lines, which are not counted as a page's first lines)."""
@@ -123,8 +136,7 @@ def _page_edges(lines: list[Line], page_starts: tuple[int, ...], numbers: set[in
     seen: dict[str, set[int]] = {}
     edges: list[tuple[str, int]] = []
     for number, page in enumerate(pages):
-        content = [ln for ln in page if not ln.blank and ln.index not in numbers]
-        for ln in content[:4] + content[-3:]:
+        for ln in _page_edge_lines(page, numbers):
             k = _norm_digits(ln.text)
             if sum(c.isalpha() for c in k) >= 8:
                 seen.setdefault(k, set()).add(number)
@@ -550,20 +562,26 @@ class _Wrapped:
             nxt = self.next_content.get(i)
             found = self.heading_at(nxt) if nxt == i + 1 else None
             return (found[0], {**found[1], "table_head": True}) if found and found[1].get("judgement") else None
-        if not self.opens(i) or _LIST_LINE.match(first.text) or "\t" in first.text or _GRADE_ONLY.match(first.text):
+        if _LIST_LINE.match(first.text) or "\t" in first.text or _GRADE_ONLY.match(first.text):
             return None
+        opened = self.opens(i)
         for n in range(_MAX_HEADING_LINES, 0, -1):
             block = self.block(i, n)
             if block is None or any(_LIST_LINE.match(b.text) for b in block[1:]):
                 continue
             title = plain(" ".join(b.text for b in block))
-            if _is_judgement(title):  # its area may be a contents entry, without the grade
+            after = self.next_content.get(block[-1].index)
+            # A judgement heading over numbered paragraphs stands even after a list item that
+            # lacks its full stop; anything else needs the sentence before it to have ended.
+            if _is_judgement(title) and (opened or after is not None and _LIST_LINE.match(self.lines[after].text)):
                 area = _TRAILING_GRADE.sub("", title)
                 named = _norm(area) in self.toc or any(
                     _norm(plain(" ".join(b.text for b in block[:k]))) in self.toc for k in range(1, n + 1))
                 return block[-1].index, {"judgement": True, "toc": named}
-            if n <= 3 and _norm(_strip_marks(title)) in self.toc:
+            if opened and n <= 3 and _norm(_strip_marks(title)) in self.toc:
                 return block[-1].index, {"toc": True, "section_mark": bool(_SECTION_MARK.match(title))}
+        if not opened:
+            return None
         if _SECTION_MARK.match(first.text) and is_heading_like(first.text, max_words=16):
             return i, {"section_mark": True}
         for n in (2, 1):
@@ -578,6 +596,8 @@ class _Wrapped:
             lead_in = title.endswith(":") and 4 <= len(title.split()) <= 6 and is_heading_like(title[:-1])
             if not (is_heading_like(title, max_words=20) or lead_in) or _LABEL_VALUE.match(title):
                 continue
+            if title.count("(") != title.count(")"):
+                continue  # the end of a bracket: "National Framework)"
             if follows is not None and _LIST_LINE.match(follows.text):
                 return block[-1].index, {}  # a heading over numbered paragraphs or a list
             if (n == 1 and follows is not None and self.short(first, 0.6) and len(title.split()) <= 8
