@@ -578,7 +578,8 @@ class _Wrapped:
                 named = _norm(area) in self.toc or any(
                     _norm(plain(" ".join(b.text for b in block[:k]))) in self.toc for k in range(1, n + 1))
                 return block[-1].index, {"judgement": True, "toc": named}
-            if opened and n <= 3 and _norm(_strip_marks(title)) in self.toc:
+            listed = n <= 3 and _norm(_strip_marks(title)) in self.toc
+            if listed and (opened or after is not None and _LIST_LINE.match(self.lines[after].text)):
                 return block[-1].index, {"toc": True, "section_mark": bool(_SECTION_MARK.match(title))}
         if not opened:
             return None
