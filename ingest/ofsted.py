@@ -68,6 +68,12 @@ _PLACE_IN_TITLE = (
 _PLACE_IN_HEADLINE = re.compile(
     rf"^Children{_APOS}s\s+services\s+in\s+(?P<place>.+?)\s+(?:are|is|require)\b", re.I | re.M
 )
+# A committee report's cover, which may quote an inspection's dates: then it is no Ofsted report.
+_COMMITTEE_COVER = re.compile(
+    r"^\s*(?:Report\s+(?:of|to|from)\b|Date\s+of\s+(?:the\s+)?meeting|Meeting(?:\s+(?:name|date))?\s*:"
+    r"|Agenda\s+item|Subject(?:\s+of\s+report)?\s*:|Cabinet\s+member|Wards?\s+affected)",
+    re.I | re.M,
+)
 _FOOTNOTE_AFTER_WORD = re.compile(r"(?<=[a-z])\d{1,2}(?=\s*$)")
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s+)?\d{1,4}\s*$", re.I)
 _DATES_AND_PAGE = re.compile(rf"^.*\b{_YEAR}\s+\d{{1,3}}\s*$")
@@ -194,7 +200,7 @@ def read_cover(text: str) -> OfstedCover | None:
     on its first page. None for anything else (committee reports included)."""
     cover = text[:COVER_CHARS]
     label = _LABEL_DATES.search(cover)
-    if label is None:
+    if label is None or _COMMITTEE_COVER.search(cover, 0, label.start()):
         return None
     above, title_lines, after = _title_lines(cover, label.start())
     if not title_lines:

@@ -636,7 +636,6 @@ def wrapped_candidates(text: str, layout: Layout) -> tuple[list[Candidate], int]
     cover_end: int | None = None
     last_number: tuple[int, ...] | None = None
     has_sections = any(_SECTION_MARK.match(t) for t in w.toc)
-    levels = {"section": 1, "toc": 2 if has_sections else 1}
     anchor_level = 0  # level of the innermost heading the contents page names (or a judgement's)
     back_page = _back_page_line(w)
     grade_block_seen = False
@@ -673,7 +672,7 @@ def wrapped_candidates(text: str, layout: Layout) -> tuple[list[Candidate], int]
         if block_end is not None:
             grade_block_seen = True
             header = bool(_GRADE_TABLE_HEAD.match(ln.text))
-            add(i, i if header else i, "Judgements", 1, grade_row=True, synthetic=not header)
+            add(i, i, "Judgements", 1, grade_row=True, synthetic=not header)  # a SIF list has no heading line
             nxt = w.next_content.get(block_end)
             if header and nxt is not None and w.heading_at(nxt) is None and not _NUMBERED.match(lines[nxt].text):
                 add(nxt, nxt, "Summary", 1, synthetic=True)
@@ -703,16 +702,11 @@ def wrapped_candidates(text: str, layout: Layout) -> tuple[list[Candidate], int]
             last, kind = found
             first_title_line = i + 1 if kind.get("table_head") else i
             title = _strip_marks(plain(" ".join(l.text for l in lines[first_title_line : last + 1] if w.is_content(l.index))))
-            if kind.get("section_mark"):
-                level = levels["section"]
-                anchor_level = level
-            elif kind.get("toc"):
-                level = levels["toc"]
-                anchor_level = level
-            elif kind.get("judgement"):
-                level = anchor_level + 1 if w.toc else 1
+            if kind.get("section_mark") or kind.get("toc"):
+                # "Section 1: ..." heads the contents page's other entries, which head the rest.
+                level = anchor_level = 1 if kind.get("section_mark") or not has_sections else 2
             else:
-                level = anchor_level + 1 if w.toc else 1
+                level = anchor_level + 1 if w.toc else 1  # without a contents page, every heading is top
             add(i, last, title, level, toc=bool(kind.get("toc")))
             i = last + 1
             continue

@@ -206,3 +206,19 @@ def test_every_real_pdf_parses_into_clean_chunks_and_one_name_per_authority():
     assert len(names) == 50
     assert all(len(councils) == 1 for councils in names.values()), {f: c for f, c in names.items() if len(c) != 1}
     assert len(set().union(*names.values())) == 50
+
+
+def test_listings_name_the_report_and_say_which_date_it_is():
+    from ingest.metadata import extract_metadata
+    from tests.samples import NORTH_SOMERSET, sample_text
+    from ui.cli import dated, describe, inspected
+
+    dorset = report(DORSET_2025).meta
+    assert dated(dorset) == "published (file name) 2025-05-09"
+    assert inspected(dorset) == "2025-03-17 to 2025-03-21"
+    assert describe(dorset) == ("Dorset Council — ILACS short inspection, published (file name) 2025-05-09, "
+                                "inspected 2025-03-17 to 2025-03-21: Inspection of Dorset local authority children’s services")
+    committee = extract_metadata(sample_text(NORTH_SOMERSET), NORTH_SOMERSET)
+    assert (committee.kind, committee.date_kind) == ("committee report", "meeting")
+    assert describe(committee) == ("North Somerset Council — Executive, meeting 2020-10-21: "
+                                   "Ofsted Report and Draft Improvement Plan")
