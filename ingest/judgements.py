@@ -10,6 +10,14 @@ Precision over recall: a grade is only taken when it is tied to a judgement area
 services as a whole) by a judging phrase, so "nationally 57% rated as requires improvement",
 "good-quality services" or another council's grade quoted in passing yield nothing. A report
 with no judgements yields an empty list, never a guess.
+
+Ofsted's own reports state their grades on lines of their own: the ILACS grade table as PDF
+text ("The impact of leaders on social work / practice with children and families /
+Outstanding"), judgement headings ("The experiences and progress of children in care: good"),
+SIF's judgement list ("2.1 Adoption performance Good"). Those (``stated_as`` "table" or
+"heading") decide an area's grade; an Ofsted report's sentences count only where they open
+with their subject, since its running text discusses parts of services. An ILACS table with
+no overall row (the April 2026 reform) is reported by ``no_overall_grade``, never filled in.
 """
 
 from __future__ import annotations
