@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
+from collections.abc import Set
 from dataclasses import dataclass
 
 from ingest.judgements import stated_grades
@@ -479,6 +480,7 @@ _GRADE_ONLY = re.compile(
     r"\s*(?:\(?Grade\s+\d\)?)?\s*$",
     re.I,
 )
+_GRADE_WORD = re.compile(r"outstanding|good|inadequate|requir", re.I)
 _TOC_ENTRY = re.compile(r"^(?P<title>\S.*?\S)\s+\d{1,3}\s*$")
 _MAX_HEADING_LINES = 4  # a judgement heading may take four lines ("The experiences and progress of / ... / Good")
 
@@ -616,7 +618,8 @@ def _strip_marks(title: str) -> str:
 def _is_judgement(title: str) -> bool:
     """A heading that is a graded judgement: "The experiences and progress of children in care:
     good", "Leadership, management and governance is good"."""
-    return bool(stated_grades(title))  # on one line, a statement is one only when it is the whole line
+    # On one line, a statement is one only when it is the whole line; most lines name no grade at all.
+    return bool(_GRADE_WORD.search(title)) and bool(stated_grades(title))
 
 
 def wrapped_candidates(text: str, layout: Layout) -> tuple[list[Candidate], int]:
@@ -689,7 +692,7 @@ def wrapped_candidates(text: str, layout: Layout) -> tuple[list[Candidate], int]
             continues = nxt == i + 1 and lines[nxt].text.lstrip()[:1].islower()
             heading_like = is_heading_like(rest, max_words=12) and w.short(ln, 0.7) and not continues
             after_heading = bool(candidates) and candidates[-1].style == "plain" and not _has_content(
-                lines, set(w.skip), candidates[-1].last_line + 1, i)
+                lines, w.skip, candidates[-1].last_line + 1, i)
             if fits_after(last_number, new) or (new in {(1,), (1, 1)} and (heading_like or after_heading)):
                 if cover_end is not None or new[-1] == 1:
                     last_number = new
@@ -774,7 +777,7 @@ class _Open:
     anchor: bool  # plain headings rank themselves under the nearest anchor
 
 
-def _has_content(lines: list[Line], furniture: set[int], first: int, last: int) -> bool:
+def _has_content(lines: list[Line], furniture: Set[int], first: int, last: int) -> bool:
     return any(not lines[j].blank and j not in furniture for j in range(first, last))
 
 
