@@ -72,7 +72,7 @@ _AREA_PATTERNS: dict[str, str] = {
 AREA_RE = re.compile("|".join(f"(?P<{key}>{p})" for key, p in _AREA_PATTERNS.items()), re.IGNORECASE | re.MULTILINE)
 
 # A grade, with the verb forms reports use ("require improvement", "required improvement").
-_GRADE_WORDS = r"(?:outstanding|good|inadequate|requires?\s+improvement(?:\s+to\s+be\s+good)?)"
+GRADE_WORDS = r"(?:outstanding|good|inadequate|requires?\s+improvement(?:\s+to\s+be\s+good)?)"  # any grade, as a pattern
 _GRADE = (
     r"(?P<grade>outstanding|good|inadequate"
     r"|(?:requires?|required|requiring)\s+improvement(?:\s+to\s+be\s+good)?)"
@@ -86,7 +86,7 @@ _LINK = (
     r"(?:\s*\t[\t ]*|\s+[-–—:]\s+|\s*:\s*"
     r"|\s*\n?\s*graded\s+as\s*:?\s*"
     r"|\s+(?:is|are|was|were|has\s+been|have\s+been)\s+(?:judged|rated|graded|found)\s+(?:to\s+be\s+|as\s+)?"
-    r"|(?:[ \t]+\n?|[ \t]*\n)[ \t]*(?=" + _GRADE_WORDS + r"[ \t]*(?:Grade[ \t]+\d[ \t]*)?$)"  # a table row: the grade ends the line
+    r"|(?:[ \t]+\n?|[ \t]*\n)[ \t]*(?=" + GRADE_WORDS + r"[ \t]*(?:Grade[ \t]+\d[ \t]*)?$)"  # a table row: the grade ends the line
     r"|\s+(?:is|are)(?:\s*:\s*|\s+)(?:that\s+(?:it\s+is\s+|children['’]s\s+services\s+(?:are\s+|is\s+|(?=requir))))?"
     r"|(?:(?!\b(?:who|which|whose|where|that|schools?|homes?|providers?|nationally|national)\b)[^.\n]){0,60}?"
     r"\b(?:deemed|judged|rated|graded)\s+(?:to\s+(?:be\s+)?|as\s+)?"
@@ -314,19 +314,21 @@ def _area_group(m: re.Match[str]) -> str | None:
 
 # What may open a judgement's own line before its area ("2.1 ", "The graded judgment for the ")
 # and close it after its grade (a full stop, "Grade 4").
-_STATEMENT_LEAD = re.compile(
-    rf"[ \t]*(?:[{_BULLETS}]\s*)?(?:\d+(?:\.\d+)*\.?[ \t]+)?(?:The[ \t]+)?"
-    r"(?:(?:graded[ \t]+)?judge?ment[ \t]+for[ \t]+(?:the[ \t]+)?)?(?:effectiveness[ \t]+of[ \t]+(?:the[ \t]+)?)?",
-    re.IGNORECASE,
-)
+def _lead(space: str, overall: str = "") -> re.Pattern[str]:
+    """What may open a grade's statement before its area ("2.1 ", "The graded judgment for the ")."""
+    return re.compile(
+        rf"{space}*(?:[{_BULLETS}]\s*)?(?:\d+(?:\.\d+)*\.?{space}+)?{overall}(?:The{space}+)?"
+        rf"(?:(?:graded{space}+)?judge?ment{space}+for{space}+(?:the{space}+)?)?(?:effectiveness{space}+of{space}+(?:the{space}+)?)?",
+        re.IGNORECASE,
+    )
+
+
+# On its own line, after a list mark at most.
+_STATEMENT_LEAD = _lead(r"[ \t]")
 # A sentence an Ofsted report states a grade in opens with its subject: "Children's services in
 # Lewisham require improvement to be good. ...", "The judgement for overall effectiveness is
 # inadequate." Not "Health outcomes for looked after children and care leavers are inadequate".
-_SENTENCE_LEAD = re.compile(
-    rf"\s*(?:[{_BULLETS}]\s*)?(?:\d+(?:\.\d+)*\.?\s+)?(?:Overall,?\s+)?(?:The\s+)?"
-    r"(?:(?:graded\s+)?judge?ment\s+for\s+(?:the\s+)?)?(?:effectiveness\s+of\s+(?:the\s+)?)?",
-    re.IGNORECASE,
-)
+_SENTENCE_LEAD = _lead(r"\s", r"(?:Overall,?\s+)?")
 # "... to ensure that all services for children are good": what is wanted, not what was found.
 _PURPOSE = re.compile(r"\b(?:ensur(?:e|es|ing)|make\s+sure|so)\s+that\b", re.I)
 _STATEMENT_TAIL = re.compile(r"[ \t*.'\"’”]*(?:Grade[ \t]+\d[ \t]*)?")

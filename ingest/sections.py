@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Set
 from dataclasses import dataclass
 
-from ingest.judgements import stated_grades
+from ingest.judgements import GRADE_WORDS, stated_grades
 from ingest.models import Section
 
 # ---------------------------------------------------------------------------------------------
@@ -470,17 +470,11 @@ _LIST_LINE = re.compile(r"^\s*(?:[-*•◼▪●■\uf000-\uf0ff]|\d{1,3}(?:\.\d
 _SECTION_MARK = re.compile(r"^\s*Section\s+\d+\s*[:.–-]", re.I)  # SIF: "Section 1: the local authority"
 # ILACS: "Judgement Grade" over its grade table; SIF: "Key judgement Judgement grade" over a judgement.
 _GRADE_TABLE_HEAD = re.compile(r"^\s*(?:Key\s+)?Judgements?\s+(?:judgements?\s+)?Grades?\s*$", re.I)
-_TRAILING_GRADE = re.compile(
-    r"\s*(?::|\bis|\bare)?\s*(?:outstanding|good|inadequate|requires?\s+improvement(?:\s+to\s+be\s+good)?)\.?\s*$", re.I
-)
+_TRAILING_GRADE = re.compile(rf"\s*(?::|\bis|\bare)?\s*{GRADE_WORDS}\.?\s*$", re.I)
 _BACK_PAGE = re.compile(r"^\s*The Office for Standards in Education, Children['’]s Services and Skills\b")
 # A grade on a line of its own, under its judgement's heading: "Grade 4 (Inadequate)".
-_GRADE_ONLY = re.compile(
-    r"^\s*(?:Grade\s+\d\s*)?\(?(?:Outstanding|Good|Adequate|Inadequate|Requires?\s+improvement(?:\s+to\s+be\s+good)?)\)?"
-    r"\s*(?:\(?Grade\s+\d\)?)?\s*$",
-    re.I,
-)
-_GRADE_WORD = re.compile(r"outstanding|good|inadequate|requir", re.I)
+_GRADE_ONLY = re.compile(rf"^\s*(?:Grade\s+\d\s*)?\(?(?:{GRADE_WORDS}|adequate)\)?\s*(?:\(?Grade\s+\d\)?)?\s*$", re.I)
+_GRADE_WORD = re.compile(r"outstanding|good|inadequate|requir", re.I)  # a cheap test before ``stated_grades``
 _TOC_ENTRY = re.compile(r"^(?P<title>\S.*?\S)\s+\d{1,3}\s*$")
 _MAX_HEADING_LINES = 4  # a judgement heading may take four lines ("The experiences and progress of / ... / Good")
 
