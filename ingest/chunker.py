@@ -46,11 +46,17 @@ def context_line(meta: ReportMeta, section: Section, *, short: bool = False) -> 
     return " | ".join(p for p in parts if p)
 
 
-def _blocks(layout: Layout, start: int, end: int) -> list[tuple[int, int, bool]]:
-    """Runs of non-blank, non-furniture lines within ``start..end``: (start, end, after_break)."""
+def _blocks(layout: Layout, text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
+    """Runs of non-blank, non-furniture lines within ``start..end``: (start, end, after_break).
+
+    A footnote mark inside a line ("... children board1 and ...") ends a run there and the next
+    begins after it, as furniture would: a passage is one slice of the text, and the mark is
+    not the report's words.
+    """
     blocks: list[tuple[int, int, bool]] = []
     run: tuple[int, int] | None = None
     broken = False
+    marks = [m for m in layout.marks if start <= m[0] < end]
     for ln in layout.lines_in(start, end):
         is_furniture = ln.index in layout.furniture
         if is_furniture or ln.blank:
@@ -61,6 +67,16 @@ def _blocks(layout: Layout, start: int, end: int) -> list[tuple[int, int, bool]]
             continue
         line_start = ln.start + len(ln.text) - len(ln.text.lstrip())
         line_end = min(end, ln.start + len(ln.text.rstrip()))
+        for m_start, m_end in (m for m in marks if line_start <= m[0] < line_end):
+            before = text[line_start:m_start].rstrip()
+            if before:
+                blocks.append((run[0] if run else line_start, line_start + len(before), broken))
+            elif run is not None:
+                blocks.append((*run, broken))
+            run, broken = None, True
+            line_start = m_end + len(text[m_end:line_end]) - len(text[m_end:line_end].lstrip())
+        if line_start >= line_end:
+            continue
         run = (run[0] if run else line_start, line_end)
     if run is not None:
         blocks.append((*run, broken))
@@ -122,7 +138,7 @@ def chunk_report(
         if not text[start:end].strip() and not section.children and section.kind != "cover":
             start, end = section.start, section.body_start  # a leaf heading is its own text
         units: list[_Unit] = []
-        for b_start, b_end, broken in _blocks(layout, start, end):
+        for b_start, b_end, broken in _blocks(layout, text, start, end):
             for i, (p_start, p_end, p_tokens) in enumerate(_split(text, b_start, b_end, budget, count_tokens)):
                 units.append(_Unit(p_start, p_end, p_tokens, broken and i == 0))
         for c_start, c_end in _pack(units, text, budget, overlap_tokens):

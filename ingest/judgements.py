@@ -10,6 +10,14 @@ Precision over recall: a grade is only taken when it is tied to a judgement area
 services as a whole) by a judging phrase, so "nationally 57% rated as requires improvement",
 "good-quality services" or another council's grade quoted in passing yield nothing. A report
 with no judgements yields an empty list, never a guess.
+
+Ofsted's own reports state their grades on lines of their own: the ILACS grade table as PDF
+text ("The impact of leaders on social work / practice with children and families /
+Outstanding"), judgement headings ("The experiences and progress of children in care: good"),
+SIF's judgement list ("2.1 Adoption performance Good"). Those (``stated_as`` "table" or
+"heading") decide an area's grade; an Ofsted report's sentences count only where they open
+with their subject, since its running text discusses parts of services. An ILACS table with
+no overall row (the April 2026 reform) is reported by ``no_overall_grade``, never filled in.
 """
 
 from __future__ import annotations
@@ -18,7 +26,9 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-EXTRACTOR_VERSION = 1  # bump when extraction changes, so stored reports are read again
+from ingest.ofsted import read_cover
+
+EXTRACTOR_VERSION = 2  # bump when extraction changes, so stored reports are read again
 
 GRADES = ("Outstanding", "Good", "Requires improvement to be good", "Inadequate")
 
@@ -37,11 +47,15 @@ AREA_ORDER = tuple(AREAS)
 
 _EXPERIENCE = r"(?:(?:the\s+)?experiences?\s+(?:and\s+progress\s+)?of\s+)?"
 _AREA_PATTERNS: dict[str, str] = {
-    "overall": r"overall\s+effectiveness(?:\s+of\s+children's\s+(?:social\s+care\s+)?services)?",
+    "overall": (
+        r"overall\s+effectiveness(?:\s+of\s+children['’]s\s+(?:social\s+care\s+)?services)?"
+        r"|(?<=The\s)overall\s+judge?ment"  # SIF: "The overall judgement is requires improvement"
+    ),
     "leadership": (
-        r"(?:the\s+)?impact\s+of\s+leaders(?:\s+on\s+social\s+work\s+practice"
+        r"(?:the\s+)?impact\s+of\s+leaders(?:\s+on\s+(?:social\s+work\s+)?practice"  # "on practice": 2026
         r"(?:\s+(?:with|for|within)\s+children(?:\s+and\s+families)?)?)?"
         r"|(?:the\s+)?leadership,?\s+management\s+(?:and|&)\s+governance"
+        r"|(?<![\w,]\s)(?<!\w)leadership\s+and\s+management(?=[ \t]+(?:outstanding|good|inadequate)\b)"  # older tables
     ),
     "help_protection": _EXPERIENCE + r"children\s+(?:who\s+need|in\s+need\s+of)\s+help\s+and\s+protection",
     "in_care": (
@@ -50,17 +64,21 @@ _AREA_PATTERNS: dict[str, str] = {
     ),
     "adoption": r"adoption\s+performance",
     "care_leavers": _EXPERIENCE + r"care\s+leavers",
-    "lscb": r"(?:the\s+)?local\s+safeguarding\s+children'?s?\s+board(?:\s+\(LSCB\))?",
+    "lscb": (
+        r"(?:the\s+)?local\s+safeguarding\s+children['’]?s?\s+board(?:\s+\(LSCB\))?"
+        r"|(?<=effectiveness\sof\s)the\s+LSCB"
+    ),
 }
 AREA_RE = re.compile("|".join(f"(?P<{key}>{p})" for key, p in _AREA_PATTERNS.items()), re.IGNORECASE | re.MULTILINE)
 
 # A grade, with the verb forms reports use ("require improvement", "required improvement").
+GRADE_WORDS = r"(?:outstanding|good|inadequate|requires?\s+improvement(?:\s+to\s+be\s+good)?)"  # any grade, as a pattern
 _GRADE = (
     r"(?P<grade>outstanding|good|inadequate"
     r"|(?:requires?|required|requiring)\s+improvement(?:\s+to\s+be\s+good)?)"
 )
 # What may follow a grade: the end of the phrase, never "good-quality" or "good or better".
-_GRADE_END = r"[*'\"’”]*(?=(?:\s*$|\s*[.,;:)(\t]|\s+(?:and|but|as|across|overall|in\s+all)\b))"
+_GRADE_END = r"[*'\"’”]*(?=(?:\s*$|\s*[.,;:)(\t]|\s+(?:and|but|as|across|overall|in\s+all)\b|[ \t]+Grade[ \t]+\d))"
 _OPEN = r"[*'\"‘“]*"
 
 # Between an area and its grade: a table gap, a dash, a colon or a judging phrase.
@@ -68,7 +86,8 @@ _LINK = (
     r"(?:\s*\t[\t ]*|\s+[-–—:]\s+|\s*:\s*"
     r"|\s*\n?\s*graded\s+as\s*:?\s*"
     r"|\s+(?:is|are|was|were|has\s+been|have\s+been)\s+(?:judged|rated|graded|found)\s+(?:to\s+be\s+|as\s+)?"
-    r"|\s+is\s+that\s+it\s+is\s+"
+    r"|(?:[ \t]+\n?|[ \t]*\n)[ \t]*(?=" + GRADE_WORDS + r"[ \t]*(?:Grade[ \t]+\d[ \t]*)?$)"  # a table row: the grade ends the line
+    r"|\s+(?:is|are)(?:\s*:\s*|\s+)(?:that\s+(?:it\s+is\s+|children['’]s\s+services\s+(?:are\s+|is\s+|(?=requir))))?"
     r"|(?:(?!\b(?:who|which|whose|where|that|schools?|homes?|providers?|nationally|national)\b)[^.\n]){0,60}?"
     r"\b(?:deemed|judged|rated|graded)\s+(?:to\s+(?:be\s+)?|as\s+)?"
     r"|\s+(?=requir))"  # "... Board requires improvement"
@@ -77,9 +96,12 @@ AREA_GRADE_RE = re.compile(rf"(?:{AREA_RE.pattern}){_LINK}{_OPEN}{_GRADE}{_GRADE
 
 # The services as a whole: "Children's services in Southend-on-Sea require improvement to be
 # good", "Southwark Council's services for children and families are good".
-_PLACE = r"(?-i:(?:\s+in\s+[A-Z][\w'-]*(?:[\s-]+(?:[A-Z][\w'-]*|on|upon|under|of|the|and|le)(?=[\s-]|$))*)?)"
+_PLACE = (
+    r"(?-i:(?:\s+in\s+(?:the\s+)?[A-Z][\w'’-]*(?:[\s-]+(?:[A-Z][\w'’-]*|on|upon|under|of|the|and|le)(?=[\s-]|$))*"
+    r"(?:\s+area)?)?)"  # "in the Borough of Redcar and Cleveland area"
+)
 _SERVICES = (
-    r"(?:children's\s+(?:social\s+care\s+)?services|services\s+for\s+children(?:\s+and\s+(?:families|young\s+people))?)"
+    r"(?:children['’]s\s+(?:social\s+care\s+)?services|services\s+for\s+children(?:\s+and\s+(?:families|young\s+people))?)"
 )
 OVERALL_RE = re.compile(
     rf"(?P<subject>{_SERVICES}{_PLACE})\s+"
@@ -94,7 +116,7 @@ OVERALL_THEY_RE = re.compile(
 )
 # Ofsted's own "Previous Ofsted inspections" lines in SIF reports.
 PREVIOUS_SIF_RE = re.compile(
-    r"The\s+last\s+inspection\s+of\s+the\s+local\s+authority's\s+"
+    r"The\s+last\s+inspection\s+of\s+the\s+local\s+authority['’]s\s+"
     r"(?P<what>safeguarding\s+arrangements|services\s+for\s+looked\s+after\s+children)\s+was\s+in\s+"
     r"(?P<when>(?:[A-Z][a-z]+\s+)?(?P<year>(?:19|20)\d\d))\.\s+The\s+local\s+authority\s+was\s+judged\s+to\s+be\s+"
     + _OPEN + _GRADE + _GRADE_END,
@@ -107,14 +129,15 @@ PREVIOUS_CUE_RE = re.compile(
     r"\b(?:last|previous|prior|earlier)\s+inspection(?:\s+in\s+(?:[A-Z][a-z]+\s+)?(?P<year>(?:19|20)\d\d))?",
     re.IGNORECASE | re.MULTILINE,
 )
-LIST_MARK_RE = re.compile(r"[-*•#\s]*(?:\d+(?:\.\d+)*\.?\s+)?")
+_BULLETS = "-*•#◼▪●■\uf000-\uf0ff"  # PDFs carry bullets as squares and private-use glyphs
+LIST_MARK_RE = re.compile(rf"[{_BULLETS}\s]*(?:\d+(?:\.\d+)*\.?\s+)?")
 ALL_AREAS_RE = re.compile(r"\bacross\s+all\s+(?:areas|judgements|judgments)\b", re.IGNORECASE | re.MULTILINE)
 
 FRAMEWORK_AREAS = {  # the graded sub-judgements "across all areas" stands for
     "ILACS": ("leadership", "help_protection", "in_care"),
 }
 _FRAMEWORKS = (
-    ("ILACS", re.compile(r"\bILACS\b|inspection\s+of\s+local\s+authority\s+children's\s+(?:social\s+care\s+)?services", re.I)),
+    ("ILACS", re.compile(r"\bILACS\b|inspection\s+of\s+local\s+authority\s+children['’]s\s+(?:social\s+care\s+)?services", re.I)),
     ("SIF", re.compile(r"\bsingle\s+inspection\s+framework\b|\bSIF\b|achieving\s+permanence|leadership,\s+management\s+and\s+governance", re.I)),
     ("ILACS", re.compile(r"impact\s+of\s+leaders\s+on\s+social\s+work\s+practice", re.I)),
     ("focused visit", re.compile(r"\bfocus+ed\s+visit\b", re.I)),
@@ -150,6 +173,10 @@ class Judgement:
     framework: str | None = None  # "ILACS", "SIF", "focused visit"; None where not stated
     inspected: str | None = None  # the report's words for the inspection dates
     published: str | None = None  # ISO date the Ofsted report was published
+    # How the report states it: "table" (a row of its grade table or judgement list), "heading"
+    # (a judgement heading, "... children in care: good"), "sentence" (in running text). Where
+    # a report states an area in its table or headings, its sentences do not count for it.
+    stated_as: str = "sentence"
 
     @property
     def area_label(self) -> str:
@@ -211,6 +238,36 @@ def _whole_statement(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
+_LIST_ITEM = re.compile(rf"^[ \t]*[{_BULLETS}]")
+
+
+def _list_lead_in(text: str, start: int) -> tuple[int, int] | None:
+    """For a list item at ``start``, the span of the lines introducing its list (up to the line
+    ending in ":" above the items), where a list such as "The judgements for the local
+    authority were:" says which inspection its grades are from. None for anything else."""
+    line_start = text.rfind("\n", 0, start) + 1
+    if not _LIST_ITEM.match(text, line_start):
+        return None
+    pos = line_start
+    for _ in range(20):
+        if pos == 0:
+            return None
+        prev_start = text.rfind("\n", 0, pos - 1) + 1
+        line = text[prev_start : pos - 1]
+        pos = prev_start
+        if not line.strip() or _LIST_ITEM.match(line):
+            continue
+        if line.rstrip().endswith(":"):
+            lead_start = prev_start
+            for _ in range(2):  # the lead-in sentence may start a line or two higher
+                if lead_start == 0:
+                    break
+                lead_start = text.rfind("\n", 0, lead_start - 1) + 1
+            return lead_start, prev_start + len(line)
+        return None
+    return None
+
+
 def framework_of(text: str) -> str | None:
     for name, pattern in _FRAMEWORKS:
         if pattern.search(text):
@@ -238,16 +295,103 @@ def published_date(text: str) -> str | None:
     return f"{m.group('year')}-{month:02d}-{int(m.group('day')):02d}"
 
 
+def _stated_as(text: str, m: re.Match[str]) -> str:
+    """"table" or "heading" where the statement is a line (or lines) of its own: it opens its
+    line (after a list mark) and its grade closes it; "sentence" otherwise."""
+    line_start = text.rfind("\n", 0, m.start()) + 1
+    if not _STATEMENT_LEAD.fullmatch(text, line_start, m.start()):
+        return "sentence"
+    line_end = text.find("\n", m.end())
+    if not _STATEMENT_TAIL.fullmatch(text, m.end(), len(text) if line_end == -1 else line_end):
+        return "sentence"
+    between = text[m.end(_area_group(m)) : m.start("grade")] if _area_group(m) else ":"
+    return "heading" if re.search(r"[:A-Za-z]", between) else "table"
+
+
+def _area_group(m: re.Match[str]) -> str | None:
+    return next((key for key in _AREA_PATTERNS if key in m.re.groupindex and m.group(key)), None)
+
+
+# What may open a judgement's own line before its area ("2.1 ", "The graded judgment for the ")
+# and close it after its grade (a full stop, "Grade 4").
+def _lead(space: str, overall: str = "") -> re.Pattern[str]:
+    """What may open a grade's statement before its area ("2.1 ", "The graded judgment for the ")."""
+    return re.compile(
+        rf"{space}*(?:[{_BULLETS}]\s*)?(?:\d+(?:\.\d+)*\.?{space}+)?{overall}(?:The{space}+)?"
+        rf"(?:(?:graded{space}+)?judge?ment{space}+for{space}+(?:the{space}+)?)?(?:effectiveness{space}+of{space}+(?:the{space}+)?)?",
+        re.IGNORECASE,
+    )
+
+
+# On its own line, after a list mark at most.
+_STATEMENT_LEAD = _lead(r"[ \t]")
+# A sentence an Ofsted report states a grade in opens with its subject: "Children's services in
+# Lewisham require improvement to be good. ...", "The judgement for overall effectiveness is
+# inadequate." Not "Health outcomes for looked after children and care leavers are inadequate".
+_SENTENCE_LEAD = _lead(r"\s", r"(?:Overall,?\s+)?")
+# "... to ensure that all services for children are good": what is wanted, not what was found.
+_PURPOSE = re.compile(r"\b(?:ensur(?:e|es|ing)|make\s+sure|so)\s+that\b", re.I)
+_STATEMENT_TAIL = re.compile(r"[ \t*.'\"’”]*(?:Grade[ \t]+\d[ \t]*)?")
+
+def stated_grades(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Spans of the grades ``text[start:end]`` states on lines of their own (table rows, judgement
+    headings, the lines of a judgement list), in order: where the section parser finds a
+    report's grade table and its judgement headings."""
+    end = len(text) if end is None else end
+    spans = []
+    for pattern in (AREA_GRADE_RE, OVERALL_RE):
+        for m in pattern.finditer(text, start, end):
+            if _stated_as(text, m) != "sentence":
+                spans.append((m.start(), m.end()))
+    return sorted(spans)
+
+
+REFORM_START = "2026-04-01"  # ILACS inspections from April 2026 give no overall effectiveness grade
+NO_OVERALL_AFTER_REFORM = "no overall effectiveness grade after the April 2026 reform"
+NO_OVERALL_STATED = "no overall effectiveness grade stated"
+
+
+def no_overall_grade(judgements: list[Judgement], inspection_start: str | None = None) -> str | None:
+    """Why an ILACS report that grades its judgements in a table gives no overall effectiveness
+    grade, or None where it gives one (or grades nothing, or is not ILACS). The table itself
+    is the evidence: three or more sub-judgements graded in it (or in headings) and no overall row."""
+    current = [j for j in judgements if not j.previous]
+    if any(j.area == "overall" for j in current):
+        return None
+    tabled = {j.area for j in current if j.stated_as != "sentence" and j.framework == "ILACS"}
+    if len(tabled) < 3:
+        return None
+    return NO_OVERALL_AFTER_REFORM if (inspection_start or "") >= REFORM_START else NO_OVERALL_STATED
+
+
 def extract_judgements(text: str, meeting_date: str | None = None) -> list[Judgement]:
-    """Every judgement ``text`` states, current inspection first, one record per area and grade."""
+    """Every judgement ``text`` states, current inspection first, one record per area and grade.
+
+    An Ofsted report's own cover (``ingest.ofsted``) gives the framework and the inspection's
+    dates; a committee report's are read from its text.
+    """
     fallback = int(meeting_date[:4]) if meeting_date and meeting_date[:4].isdigit() else None
-    framework = framework_of(text)
-    inspected, year = inspection_dates(text, fallback)
-    published = published_date(text)
+    cover = read_cover(text)
+    if cover is not None:
+        framework = cover.framework
+        inspected = cover.inspected.words if cover.inspected else None
+        year = int(cover.inspected.start[:4]) if cover.inspected else fallback
+        published = cover.published
+    else:
+        framework = framework_of(text)
+        inspected, year = inspection_dates(text, fallback)
+        published = published_date(text)
     found: list[Judgement] = []
+    asides: set[int] = set()  # sentences about part of a service: an Ofsted report's own grades open their sentence
 
     def add(area: str, grade_text: str, area_text: str, start: int, end: int, *, previous_year: int | None = None,
-            previous: bool = False, previous_when: str | None = None) -> None:
+            previous: bool = False, previous_when: str | None = None, stated_as: str = "sentence") -> None:
+        if stated_as == "sentence":
+            opening = _sentence_start(text, start)
+            if _PURPOSE.search(text, opening, start):
+                return
+            if not _SENTENCE_LEAD.fullmatch(text, opening, start):
+                asides.add(len(found))
         start, end = _whole_statement(text, start, end)
         found.append(
             Judgement(
@@ -263,15 +407,21 @@ def extract_judgements(text: str, meeting_date: str | None = None) -> list[Judge
                 framework=None if previous else framework,
                 inspected=previous_when if previous else inspected,
                 published=None if previous else published,
+                stated_as=stated_as,
             )
         )
 
     def previous_cue(start: int, end: int) -> tuple[bool, int | None]:
         left, _ = _sentence(text, start, end)
         cue = PREVIOUS_CUE_RE.search(text, left, start)
-        if cue is None:
+        if cue is not None:
+            return True, int(cue.group("year")) if cue.group("year") else None
+        lead = _list_lead_in(text, start)
+        if lead is None or (cue := PREVIOUS_CUE_RE.search(text, *lead)) is None:
             return False, None
-        return True, int(cue.group("year")) if cue.group("year") else None
+        # "The last inspection report ... was published in September 2015. The judgements ... were:"
+        year = cue.group("year") or next(iter(re.findall(r"\b(?:19|20)\d\d\b", text[lead[0] : lead[1]])), None)
+        return True, int(year) if year else None
 
     taken: list[tuple[int, int]] = []
     for m in PREVIOUS_SIF_RE.finditer(text):
@@ -285,14 +435,16 @@ def extract_judgements(text: str, meeting_date: str | None = None) -> list[Judge
             continue
         area = _area_key(m)
         is_prev, prev_year = previous_cue(m.start(), m.end())
-        add(area, m.group("grade"), m.group(area), m.start(), m.end(), previous=is_prev, previous_year=prev_year)
+        add(area, m.group("grade"), m.group(area), m.start(), m.end(), previous=is_prev, previous_year=prev_year,
+            stated_as=_stated_as(text, m))
 
     for pattern in (OVERALL_RE, OVERALL_THEY_RE):
         for m in pattern.finditer(text):
             if any(s <= m.start() < e for s, e in taken):
                 continue
             is_prev, prev_year = previous_cue(m.start(), m.end())
-            add("overall", m.group("grade"), "", m.start(), m.end(), previous=is_prev, previous_year=prev_year)
+            add("overall", m.group("grade"), "", m.start(), m.end(), previous=is_prev, previous_year=prev_year,
+                stated_as=_stated_as(text, m))
             left, right = _sentence(text, m.start(), m.end())
             before = AS_BEFORE_RE.search(text, m.end(), right)
             if before and not is_prev:
@@ -306,13 +458,33 @@ def extract_judgements(text: str, meeting_date: str | None = None) -> list[Judge
                 span_end = ALL_AREAS_RE.search(text, m.end(), right).end()
                 for area in FRAMEWORK_AREAS[framework]:
                     add(area, m.group("grade"), "all areas", line_start, span_end)
+    if cover is not None:  # an Ofsted report: its running text discusses parts of its services
+        found = [j for i, j in enumerate(found) if j.previous or i not in asides]
     return _dedupe(found)
 
 
+def _sentence_start(text: str, pos: int) -> int:
+    """Where the sentence holding ``pos`` begins, across the line breaks of wrapped text."""
+    stop = max(text.rfind(". ", 0, pos), text.rfind(".\n", 0, pos), text.rfind(":\n", 0, pos),
+               text.rfind("\n\n", 0, pos), text.rfind("\n \n", 0, pos))
+    return 0 if stop < 0 else stop + 1
+
+
 def _dedupe(found: list[Judgement]) -> list[Judgement]:
-    """One record per (area, grade, current or previous): the first stated, which is the most direct."""
+    """One record per (area, grade, current or previous): the first stated, which is the most direct.
+
+    Where the report states an area's current grade in its table or headings, that is the
+    grade: the first such statement wins, and sentences (which may be about part of a service,
+    or quote another inspection) add nothing for the area.
+    """
+    structured: dict[str, Judgement] = {}
+    for j in sorted(found, key=lambda j: j.start):
+        if not j.previous and j.stated_as != "sentence":
+            structured.setdefault(j.area, j)
     out: dict[tuple, Judgement] = {}
     for j in sorted(found, key=lambda j: j.start):
+        if not j.previous and j.area in structured and j.grade != structured[j.area].grade:
+            continue
         key = (j.area, j.grade, j.previous, j.inspection_year if j.previous else None)
         if key not in out:
             out[key] = j

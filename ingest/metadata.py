@@ -1,4 +1,7 @@
-"""Report metadata read from the front of a committee report, with the file name as fallback.
+"""Report metadata read from the front of a report, with the file name as fallback.
+
+An Ofsted inspection report's cover is read by ``ingest.ofsted`` (title, authority, kind of
+inspection, its dates, the lead inspector); everything else is read as a committee report.
 
 Committee reports put council, meeting, date and subject on their cover in a handful of
 layouts ("Date of Meeting: 21 October 2020", "Report ... to / Cabinet / on / 17th September
@@ -17,6 +20,7 @@ from pathlib import PurePath
 
 from ingest.councils import find_mentions
 from ingest.models import ReportMeta, content_hash
+from ingest.ofsted import OfstedCover, plausible_publication, read_cover
 
 COVER_CHARS = 4000  # metadata lives on the cover; the rest of a report mentions other dates freely
 
@@ -98,6 +102,9 @@ def _to_on_block(cover: str) -> tuple[str | None, str | None]:
 
 
 def _council(text: str, cover: str) -> str | None:
+    """The gazetteer's name of the council the report is about, however the report spells it:
+    one authority is one name ("Bristol City Council", never also "Bristol city council" or
+    "City of Bristol"), so listings and filters group its reports together."""
     mentions = find_mentions(text[: COVER_CHARS * 4])
     if not mentions:
         return None
@@ -105,14 +112,7 @@ def _council(text: str, cover: str) -> str | None:
     scores: Counter = Counter()
     for m in mentions:
         scores[m.council] += 5 if m.start < len(cover) else 1
-    council = scores.most_common(1)[0][0]
-    # Prefer the full name as the report itself writes it ("London Borough of Southwark").
-    candidates = [council.name, *(f"{a} Borough Council" for a in (council.place, *council.aliases))]
-    for name in candidates:
-        found = re.search(re.escape(name), text, re.I)
-        if found and found.group(0)[0].isupper():
-            return found.group(0)
-    return council.name
+    return scores.most_common(1)[0][0].name
 
 
 def _meeting(cover: str, to_on_meeting: str | None) -> str | None:
@@ -203,15 +203,54 @@ def report_id_for(source: str) -> str:
 def extract_metadata(text: str, source: str, file_type: str = "txt", *, report_id: str | None = None) -> ReportMeta:
     cover = text[:COVER_CHARS]
     stem = PurePath(source).stem
-    to_on_meeting, to_on_date = _to_on_block(cover)
     file_date = parse_date(stem.replace("_", "-"))
+    common = {"report_id": report_id or report_id_for(source), "source": source,
+              "content_hash": content_hash(text), "file_type": file_type}
+    ofsted = read_cover(text)
+    if ofsted is not None:
+        return _ofsted_metadata(ofsted, text, cover, file_date, common)
+    to_on_meeting, to_on_date = _to_on_block(cover)
+    meeting_date = _meeting_date(cover, to_on_date) or file_date
     return ReportMeta(
-        report_id=report_id or report_id_for(source),
-        source=source,
         council=_council(text, cover),
         meeting=_meeting(cover, to_on_meeting),
         title=_title(cover) or stem.replace("-", " ").replace("_", " "),
-        date=_meeting_date(cover, to_on_date) or file_date,
-        content_hash=content_hash(text),
-        file_type=file_type,
+        date=meeting_date,
+        kind="committee report",
+        date_kind="meeting" if meeting_date else None,
+        **common,
+    )
+
+
+def _ofsted_metadata(ofsted: OfstedCover, text: str, cover: str, file_date: str | None, common: dict) -> ReportMeta:
+    """An Ofsted report is dated by its publication, with the inspection's days beside it.
+
+    The publication date is the report's own ("Report published: 8 August 2014") where it
+    states one; ILACS reports do not, and then the file name's date is taken if it can be one
+    (Ofsted names its downloads by publication date), else the inspection's last day, and
+    ``date_kind`` says which it is.
+    """
+    place = find_mentions(ofsted.place, capitalised_only=False) if ofsted.place else []
+    inspected = ofsted.inspected
+    published = ofsted.published or plausible_publication(file_date, inspected)
+    if ofsted.published:
+        when, date_kind = ofsted.published, "published"
+    elif published:
+        when, date_kind = published, "published (file name)"
+    elif inspected:
+        when, date_kind = inspected.end, "inspection end"
+    else:
+        when, date_kind = None, None
+    return ReportMeta(
+        council=place[0].council.name if place else _council(text, cover),
+        meeting=None,
+        title=ofsted.title,
+        date=when,
+        kind=ofsted.kind,
+        date_kind=date_kind,
+        inspection_start=inspected.start if inspected else None,
+        inspection_end=inspected.end if inspected else None,
+        published=published,
+        lead_inspector=ofsted.lead_inspector,
+        **common,
     )

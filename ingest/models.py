@@ -53,11 +53,21 @@ class ReportMeta:
     council: str | None
     meeting: str | None
     title: str | None
-    date: str | None  # ISO 8601 meeting date
+    date: str | None  # ISO 8601: a committee report's meeting, an Ofsted report's publication (see date_kind)
     content_hash: str
     file_type: str = "txt"
     source_path: str | None = None  # resolved path of the file on disk; None for uploads
     file_hash: str | None = None  # sha256 of the file's bytes: an unchanged file is not read again
+    # What kind of report, and what ``date`` is. All optional: older stores' records lack them.
+    kind: str | None = None  # "committee report", "ILACS standard inspection", "SIF inspection", ...
+    date_kind: str | None = None  # "meeting", "published", "published (file name)", "inspection end"
+    inspection_start: str | None = None  # ISO; Ofsted reports only
+    inspection_end: str | None = None  # ISO: the last day the report names
+    published: str | None = None  # ISO publication date, where the report (or its file name) states it
+    lead_inspector: str | None = None
+    # Why an Ofsted report that grades its judgements gives no overall effectiveness grade
+    # (``NO_OVERALL_AFTER_REFORM`` in ingest.judgements); None where it gives one, or grades nothing.
+    no_overall_grade: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

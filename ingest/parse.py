@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ingest.chunker import TokenCounter, chunk_report
-from ingest.judgements import extract_judgements
+from ingest.judgements import extract_judgements, no_overall_grade
 from ingest.metadata import extract_metadata
 from ingest.models import LoadedDocument, ParsedReport
 from ingest.sections import Layout, build_tree
@@ -27,8 +27,10 @@ def parse_document(
         source_path=doc.path,
         file_hash=doc.file_hash,
     )
+    judgements = extract_judgements(doc.text, meta.date)
+    meta = replace(meta, no_overall_grade=no_overall_grade(judgements, meta.inspection_start))
     page_at = doc.page_at if doc.page_starts else None
-    layout = Layout.of(doc.text)  # lines and page furniture, shared by tree and chunker
+    layout = Layout.of(doc.text, doc.page_starts)  # lines and page furniture, shared by tree and chunker
     sections = build_tree(doc.text, page_at=page_at, layout=layout)
     chunks = chunk_report(
         meta,
@@ -42,7 +44,6 @@ def parse_document(
         layout=layout,
     )
     return ParsedReport(
-        meta=meta, text=doc.text, sections=sections, chunks=chunks,
-        judgements=extract_judgements(doc.text, meta.date),
+        meta=meta, text=doc.text, sections=sections, chunks=chunks, judgements=judgements,
         units=cut_units(doc.text, sections, layout),
     )

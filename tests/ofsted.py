@@ -11,10 +11,12 @@ Somerset's inspections beside the committee report that discusses one of them. T
 from __future__ import annotations
 
 import os
+from functools import cache
 from pathlib import Path
 
 import pytest
 
+from ingest.models import LoadedDocument, ParsedReport
 from reports_qa.settings import PROJECT_ROOT
 
 OFSTED_DIR = Path(os.environ.get("REPORTS_QA_TEST_OFSTED_DIR", PROJECT_ROOT.parent / "shared" / "ofsted"))
@@ -61,3 +63,17 @@ def require_ofsted() -> Path:
 def subset_paths(names: list[str] = SUBSET) -> list[Path]:
     root = require_ofsted()
     return [root / name for name in names]
+
+
+@cache
+def parsed(name: str) -> tuple[LoadedDocument, ParsedReport]:
+    """A real PDF loaded and parsed the way ingest does, without the embedding model (chunks
+    sized by its tokenizer alone): once per test session, so tests over it stay cheap."""
+    from bench.bench_judgements import parse_pdf
+
+    return parse_pdf(require_ofsted() / name)
+
+
+def all_paths() -> list[Path]:
+    """Every file of the folder (the ``slow`` tests), the saved web page named .pdf included."""
+    return sorted(require_ofsted().rglob("*.pdf"))

@@ -12,7 +12,7 @@ from tests.samples import ALL, sample_text
 from ui.cli import main
 
 RI = "Requires improvement to be good"
-REPORT_FIELDS = {"council", "meeting", "date", "report_id", "source", "area_label"}
+REPORT_FIELDS = {"council", "meeting", "date", "date_kind", "kind", "report_id", "source", "area_label"}
 TEXTS = {name.removesuffix(".txt"): sample_text(name) for name in ALL}
 
 

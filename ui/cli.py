@@ -98,6 +98,37 @@ def _open_store(args: argparse.Namespace):
     return Indexer.from_settings(_settings(args)).store
 
 
+_DATE_KINDS = {"meeting": "meeting", "published": "published", "published (file name)": "published (file name)",
+               "inspection end": "inspection ended"}
+TITLE_WIDTH = 70  # characters of a title the reports table shows; --json has it whole
+
+
+def dated(meta) -> str:
+    """A report's date with what it is: "meeting 2020-10-21", "published 2025-05-09"."""
+    if not meta.date:
+        return ""
+    kind = _DATE_KINDS.get(meta.date_kind or "", meta.date_kind or "")
+    return f"{kind} {meta.date}".strip()
+
+
+def inspected(meta) -> str:
+    """An Ofsted report's inspection days ("2025-03-17 to 2025-03-21"); empty for a committee report."""
+    if not meta.inspection_start:
+        return ""
+    if meta.inspection_end and meta.inspection_end != meta.inspection_start:
+        return f"{meta.inspection_start} to {meta.inspection_end}"
+    return meta.inspection_start
+
+
+def describe(meta) -> str:
+    """One line saying which report this is, for headings: council, what kind, when, title."""
+    what = [meta.meeting or meta.kind or "", dated(meta)]
+    if inspected(meta):
+        what.append(f"inspected {inspected(meta)}")
+    head = ", ".join(w for w in what if w)
+    return f"{meta.council or meta.source} — {head}: {meta.title or meta.source}"
+
+
 def cmd_reports(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -111,11 +142,15 @@ def cmd_reports(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(rows)
         return EXIT_OK
-    table = Table(title=f"{len(rows)} reports")
-    for col in ("report id", "council", "meeting", "date", "sections", "chunks"):
+    table = Table(title=f"{len(rows)} reports", show_lines=True)
+    for col in ("report id", "council", "title", "kind / meeting", "date", "inspected", "sections", "chunks"):
         table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(*(rich_text(r[key] or "") for key in ("report_id", "council", "meeting", "date")),
+    for r, record in zip(rows, records):
+        meta = record.meta
+        # Many Ofsted files share a name: council, title, kind and dates say which report it is.
+        table.add_row(rich_text(r["report_id"]), rich_text(r["council"] or ""),
+                      rich_text(_shorten(r["title"] or r["source"], TITLE_WIDTH)),
+                      rich_text(r["meeting"] or r["kind"] or ""), rich_text(dated(meta)), rich_text(inspected(meta)),
                       str(r["sections"]), str(r["chunks"]))
     Console().print(table)
     return EXIT_OK
@@ -147,7 +182,8 @@ def cmd_sections(args: argparse.Namespace) -> int:
         return EXIT_OK
     meta = record.meta
     # Council, title and headings are the report's text: rich_text keeps markup and escapes in them inert.
-    root = Tree(rich_text(meta.council, "bold") + rich_text(f" — {meta.meeting}, {meta.date}: {meta.title}"))
+    council, rest = describe(meta).split(" — ", 1)
+    root = Tree(rich_text(council, "bold") + rich_text(f" — {rest}") + rich_text(f"  ({meta.source})", "dim"))
     nodes = {}
     for s in sections:
         parent = nodes.get(s.parent_id, root)
@@ -179,7 +215,7 @@ def _shorten(text: str, width: int = QUOTE_WIDTH) -> str:
 
 
 def _when(j) -> str:
-    year = str(j.inspection_year) if j.inspection_year else "undated"
+    year = str(j.inspection_year) if j.inspection_year else "undated"  # the inspection's year, not the report's
     return f"{year} (previous inspection)" if j.previous else year
 
 
@@ -222,8 +258,8 @@ def cmd_judgements(args: argparse.Namespace) -> int:
         ]
     if args.json:
         _print_json([
-            {"council": m.council, "meeting": m.meeting, "date": m.date, "report_id": m.report_id,
-             "source": m.source, "area_label": j.area_label, **j.to_dict()}
+            {"council": m.council, "meeting": m.meeting, "date": m.date, "date_kind": m.date_kind, "kind": m.kind,
+             "report_id": m.report_id, "source": m.source, "area_label": j.area_label, **j.to_dict()}
             for m, j in rows
         ])
         if not rows:
@@ -231,10 +267,11 @@ def cmd_judgements(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not rows:  # said plainly: an empty table would look like a failure
         print(plain(_no_judgements(args, records, reports)))
+        _no_overall_notes(args, reports)
         return EXIT_OK
     n = len({m.report_id for m, _ in rows})
     table = Table(title=f"{len(rows)} Ofsted judgements from {n} report{'s' if n != 1 else ''}", show_lines=True)
-    for col, width, ratio in (("council", 18, None), ("year", 12, None), ("framework", 9, None), ("area", 16, None),
+    for col, width, ratio in (("council", 18, None), ("inspected", 12, None), ("framework", 9, None), ("area", 16, None),
                               ("grade", 14, None), ("report's words", None, 2), ("quote", None, 3),
                               ("report id / offsets", None, 2)):
         table.add_column(col, overflow="fold", max_width=width, ratio=ratio)
@@ -246,7 +283,18 @@ def cmd_judgements(args: argparse.Namespace) -> int:
             rich_text(j.words), rich_text(_shorten(j.quote)), rich_text(f"{m.report_id} {j.start}–{j.end}"),
         )
     Console().print(table)
+    _no_overall_notes(args, reports)
     return EXIT_OK
+
+
+def _no_overall_notes(args: argparse.Namespace, reports: list) -> None:
+    """Reports that grade their judgements but give no overall effectiveness grade (the 2026
+    reform) say so, rather than leave a reader to read the gap as a missed grade."""
+    if args.area and "overall" not in args.area:
+        return
+    for m in reports:
+        if m.no_overall_grade:
+            print(plain(f"{m.council or m.source} ({m.report_id}): {m.no_overall_grade}."))
 
 
 # --- ask, chat ----------------------------------------------------------------------------------
