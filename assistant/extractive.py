@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 
 from assistant.followup import resolve
-from assistant.models import Message, Passage, describe_report
+from assistant.models import Message, Passage
 from assistant.reading import Candidate, Reader
 
 _INLINE_TAG = re.compile(r"</?(?:sup|sub|b|i|em|strong|u|span)>", re.IGNORECASE)
@@ -34,7 +34,7 @@ FRAMING_TITLE_WORDS = 8  # a framing line stays one short line (the verifier kee
 def framing(passage: Passage, title: str) -> str:
     """Where the points come from: the report, and the heading they sit under (the report's own
     words, never a claim about what the points say)."""
-    where = describe_report(passage.council, passage.meeting, passage.date)
+    where = passage.report
     words = title.split()
     if len(words) > FRAMING_TITLE_WORDS:
         title = " ".join(words[:FRAMING_TITLE_WORDS]) + "…"

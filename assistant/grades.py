@@ -168,10 +168,26 @@ def answer(query: GradeQuery, reports: Sequence[ReportMeta], rows: Sequence[tupl
            one_council: bool = False) -> GradeAnswer | None:
     """The answer from records of ``reports``, or None when they hold no record that fits."""
     in_scope = {m.report_id for m in reports}
-    rows = [(m, j) for m, j in rows if m.report_id in in_scope and _matches_area(j, query.areas)]
+    every = [(m, j) for m, j in rows if m.report_id in in_scope]
+    rows = [(m, j) for m, j in every if _matches_area(j, query.areas)]
+    cite = _Citer(passage_for)
+    no_overall = [m for m in reports if m.no_overall_grade and "overall" in query.areas
+                  and not any(r.report_id == m.report_id for r, _ in rows)]
+    if no_overall and not query.grades:
+        # After the April 2026 reform Ofsted gives no overall grade: say so, and give the rest.
+        lines = []
+        for m in no_overall:
+            mine = [j for r, j in every if r.report_id == m.report_id and not j.previous]
+            lines.append(f"{m.council or m.source}'s report ({_inspection(m, mine) if mine else m.kind or 'Ofsted'}) gives "
+                         f"{m.no_overall_grade}. Its judgements:")
+            lines += _lines(mine, lambda j, m=m: cite(m, j))
+            lines.append("")
+        if rows:
+            lines += _by_report(query, rows, cite)
+        text = "\n".join(lines).strip()
+        return GradeAnswer(text, cite.citations, [c.passage for c in cite.citations]) if cite.citations else None
     if not rows:
         return None
-    cite = _Citer(passage_for)
     councils = sorted({m.council or m.source for m, _ in rows})
     if compare or (len({m.report_id for m, _ in rows}) > 1 and len(councils) == 1 and not query.grades):
         lines = _timeline(rows, cite, years)
@@ -226,6 +242,12 @@ def _with_grade(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]],
     grades = " or ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " or " + names[-1]
     if query.excluded:
         grades = "other than " + " or ".join(SHORT.get(g, g) for g in query.excluded)
+    councils = {m.council or m.source for m, _ in current}
+    hit_councils = {m.council or m.source for m, _ in hits}
+    # Say what the answer covers: how many councils' records were looked at, and which date a
+    # year is (the inspection's, as the record states it).
+    coverage = (f"{len(hit_councils)} of the {len(councils)} councils whose grades{about} I hold"
+                if len(councils) > 1 else "")
 
     def item(m: ReportMeta, j: Judgement) -> str:
         area = "" if one_area else f" {area_words(j)}:"
@@ -235,7 +257,8 @@ def _with_grade(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]],
     if not hits:
         # Not "records Outstanding": a grade nobody was given is not repeated back (it may be bait).
         return [f"No report I hold gives that grade{about}. The grades recorded:", *(item(m, j) for m, j in rest)]
-    lines = [f"Rated {grades}{about}:", *(item(m, j) for m, j in hits)]
+    header = f"Rated {grades}{about}" + (f" ({coverage}; years are inspection years)" if coverage else "")
+    lines = [f"{header}:", *(item(m, j) for m, j in hits)]
     if rest and len({m.council for m, _ in current}) == 1:  # one council: its other grades help
         lines += ["Its other judgements:", *(item(m, j) for m, j in rest)]
     return lines

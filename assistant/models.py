@@ -32,11 +32,17 @@ class Passage:
     end: int
     score: float = 0.0
     page: int | None = None
+    date_kind: str | None = None  # what ``date`` is: "meeting", "published"... (ReportMeta.date_kind)
+
+    @property
+    def report(self) -> str:
+        """The report, as a reader names it: "North Somerset Council, Executive, 21 Oct 2020"."""
+        return describe_report(self.council, self.meeting, self.date, self.date_kind)
 
     @property
     def heading(self) -> str:
         """How a reader sees the source: "North Somerset Council, Executive, 21 Oct 2020 — 1. Summary › X"."""
-        return f"{describe_report(self.council, self.meeting, self.date)} — {' › '.join(self.section_path)}"
+        return f"{self.report} — {' › '.join(self.section_path)}"
 
 
 @dataclass(frozen=True)
@@ -124,9 +130,19 @@ def format_date(iso: str | None) -> str | None:
         return iso
 
 
-def describe_report(council: str | None, meeting: str | None, date: str | None) -> str:
-    parts = [council or "Unknown council", meeting, format_date(date)]
+def describe_report(council: str | None, meeting: str | None, date: str | None, date_kind: str | None = None) -> str:
+    """A report in a few words, saying which date it is where it is not a meeting's:
+    "Dorset Council, Ofsted report published 9 May 2025"."""
+    when = format_date(date)
+    if when and date_kind and date_kind != "meeting":
+        when = f"Ofsted report {date_kind.split(' (')[0]} {when}" if date_kind.startswith("published") else f"{date_kind} {when}"
+    parts = [council or "Unknown council", meeting, when]
     return ", ".join(p for p in parts if p)
+
+
+def describe_meta(meta: Any) -> str:
+    """``describe_report`` for a ReportMeta."""
+    return describe_report(meta.council, meta.meeting, meta.date, getattr(meta, "date_kind", None))
 
 
 def passage_dict(p: Passage) -> dict[str, Any]:

@@ -18,10 +18,19 @@ from assistant.backend import AnswerBackend, BackendError
 from assistant.extractive import ExtractiveBackend, render
 from assistant.followup import strip_places
 from assistant.keywords import SCOPE_WORDS, terms
-from assistant.models import Answer, Citation, Message, Passage, describe_report
+from assistant.models import Answer, Citation, Message, Passage, describe_meta
 from assistant.reading import Candidate, Reader, ReportUnits
 from assistant.retriever import HybridRetriever
-from assistant.scope import YEAR, Filters, Scope, ScopeError, chronological, held_summary, infer_scope
+from assistant.scope import (
+    YEAR,
+    Filters,
+    Scope,
+    ScopeError,
+    chronological,
+    held_summary,
+    infer_scope,
+    latest_per_council,
+)
 from assistant.verify import verify
 from ingest.judgements import Judgement
 from ingest.models import ReportMeta, Section
@@ -102,8 +111,12 @@ class Assistant:
             self._reports[report_id] = cached
         return cached[1], cached[2]
 
+    def _meta(self, report_id: str) -> ReportMeta | None:
+        record = self.store.listed(report_id)
+        return record.meta if record else None
+
     def _version(self, report_id: str) -> str | None:
-        record = next((r for r in self.store.list_reports() if r.meta.report_id == report_id), None)
+        record = self.store.listed(report_id)
         return record.version if record else None
 
     def report_units(self, report_id: str) -> ReportUnits | None:
@@ -132,8 +145,9 @@ class Assistant:
     def years_about(self, meta: ReportMeta) -> set[int]:
         """Years a report is about besides its own date: the inspection it reports on, as its
         judgements were read from its text (a 2016 committee page on a 2019 inspection)."""
-        return {j.inspection_year for m, j in self.store.judgements([meta.report_id])
-                if not j.previous and j.inspection_year}
+        years = {j.inspection_year for m, j in self.store.judgements([meta.report_id])
+                 if not j.previous and j.inspection_year}
+        return years | {int(d[:4]) for d in (meta.inspection_start, meta.inspection_end, meta.published) if d}
 
     def query_vector(self, query: str) -> list[float]:
         """The question's vector, computed once for retrieval and reading alike."""
@@ -191,14 +205,16 @@ class Assistant:
             else:
                 start = min(d.metadata["start"] for d in group)
                 end = max(d.metadata["end"] for d in group)
+            meta = self._meta(report_id)
             out.append(
                 Passage(
                     number=first_number + len(out),
                     report_id=report_id,
-                    source=m["source"],
-                    council=m.get("council"),
-                    meeting=m.get("meeting"),
-                    date=m.get("date"),
+                    source=meta.source if meta else m["source"],
+                    council=meta.council if meta else m.get("council"),
+                    meeting=meta.meeting if meta else m.get("meeting"),
+                    date=meta.date if meta else m.get("date"),
+                    date_kind=meta.date_kind if meta else None,
                     section_id=section_id,
                     section=section.label if section else (m.get("section_number") or m.get("section_title") or ""),
                     section_title=m.get("section_title") or "",
@@ -214,7 +230,7 @@ class Assistant:
 
     def judgement_passage(self, meta: ReportMeta, j: Judgement, number: int) -> Passage | None:
         """The section a judgement was read from, as a citable passage (None if the text moved on)."""
-        record = next((r for r in self.store.list_reports() if r.meta.report_id == meta.report_id), None)
+        record = self.store.listed(meta.report_id)
         if record is None:
             return None
         text, sections = self._report(meta.report_id, record.version)
@@ -235,6 +251,7 @@ class Assistant:
             council=meta.council,
             meeting=meta.meeting,
             date=meta.date,
+            date_kind=meta.date_kind,
             section_id=section.id,
             section=section.label,
             section_title=section.title,
@@ -369,7 +386,11 @@ class Assistant:
 
         if grade_query is not None:
             if graded is None:
-                graded = grades.answer(grade_query, scope.reports, self.store.judgements(), self.judgement_passage,
+                # Across councils, each council's latest inspection unless the question names years.
+                graded_reports = scope.reports
+                if not scope.years and not scope.compare and not grade_query.previous:
+                    graded_reports = latest_per_council(scope.reports)
+                graded = grades.answer(grade_query, graded_reports, self.store.judgements(), self.judgement_passage,
                                        compare=scope.compare, years=scope.years,
                                        one_council=len({m.council for m in scope.reports}) == 1)
             if graded is not None and not grade_query.why:
@@ -426,7 +447,7 @@ class Assistant:
         cited = {c.passage.report_id for c in verified.citations}
         if latest is not None and verified.answered and not cited & latest:
             # An earlier report answered where the latest did not, or better: say so.
-            newest = ", ".join(describe_report(m.council, m.meeting, m.date) for m in scope.reports)
+            newest = ", ".join(describe_meta(m) for m in scope.reports)
             scope.notes = [f"This answer comes from an earlier report; the latest ({newest}) says less on this."]
         notes = list(scope.notes)
         removed = verified.report.get("removed") or []

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistant.models import describe_report, format_date
+from assistant.models import describe_meta, format_date
 from ingest.councils import Council, find_mentions, lookup
 from ingest.models import ReportMeta
 
@@ -236,7 +236,7 @@ def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | N
             if near:
                 scope.notes.append(
                     f"I hold no report about {' or '.join(map(str, years))}; the nearest is "
-                    + ", ".join(describe_report(m.council, m.meeting, m.date) for m in near)
+                    + ", ".join(describe_meta(m) for m in near)
                     + "."
                 )
         else:
@@ -252,6 +252,14 @@ def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | N
         pool = _latest_per_council(pool, scope)
     scope.reports = pool
     return scope
+
+
+def latest_per_council(reports: list[ReportMeta]) -> list[ReportMeta]:
+    """Each council's latest report (by date), in the order given."""
+    latest: dict[str | None, ReportMeta] = {}
+    for meta in chronological(reports):
+        latest[meta.council] = meta
+    return [m for m in reports if latest.get(m.council) is m]
 
 
 def _latest_per_council(pool: list[ReportMeta], scope: Scope) -> list[ReportMeta]:

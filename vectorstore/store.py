@@ -328,6 +328,7 @@ class ReportStore:
         self._units = self._open_collection(f"{prefix}_units", metadata={"kind": "units", "hnsw:space": "cosine"})
         self._state = self._open_collection(f"{prefix}_state", metadata={"kind": "state"})
         self._listing: tuple[str, list[ReportRecord], list[tuple[ReportMeta, Judgement]]] | None = None
+        self._by_id: tuple[str, dict[str, ReportRecord]] | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, model_name: str, dimension: int) -> ReportStore:
@@ -500,6 +501,14 @@ class ReportStore:
         manifest costs far more than a question.
         """
         return list(self._listed()[1])
+
+    def listed(self, report_id: str) -> ReportRecord | None:
+        """One report of ``list_reports`` by id (cached likewise, so a question's many look-ups
+        cost one small read)."""
+        generation, records, _ = self._listed()
+        if self._by_id is None or self._by_id[0] != generation:
+            self._by_id = (generation, {r.meta.report_id: r for r in records})
+        return self._by_id[1].get(report_id)
 
     def judgements(self, report_ids: Sequence[str] | None = None) -> list[tuple[ReportMeta, Judgement]]:
         """Every stored judgement with the report it is from, in catalogue order (cached likewise)."""
