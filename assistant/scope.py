@@ -231,6 +231,8 @@ def infer_scope(question: str, catalogue: list[ReportMeta], filters: Filters | N
             # A year is a preference: reports about it first; a report with no date may still be.
             if not scope.compare or len(years) > 1:
                 pool = exact + undated
+        elif scope.compare and len(years) == 1:
+            pass  # "how has it changed since 2018?": every report of the council, read in date order
         elif near or undated:
             pool = near + undated
             if near:
