@@ -206,8 +206,8 @@ class Reader:
         for i in inside:
             unit = report.units[i]
             text = unit.text_in(report.text)
-            if unit.kind == "heading" or is_instruction(text):
-                continue
+            if unit.kind == "heading" or unit.shared or is_instruction(text):
+                continue  # a heading is a label, boilerplate is no finding, an instruction no source
             if self.kind in GATED and not self.shape(text):
                 continue  # "how many" is answered by a number, "when" by a date, "who" by a name
             head, kw_head = heads(unit.section_id)

@@ -151,6 +151,7 @@ class Unit:
     end: int
     list_id: int | None = None  # items of one list share it (unique within the report)
     label: int | None = None  # for items: the index of the unit introducing their list
+    shared: bool = False  # the same words stand in another council's report: boilerplate, not a finding
 
     def text_in(self, report_text: str) -> str:
         """The unit as a reader reads it: its words on one line, without its bullet or number."""

@@ -112,3 +112,30 @@ def test_a_report_stored_before_units_gets_them_at_the_next_ingest(tmp_path, emb
         assert f"{len(expected)} sentences and list items embedded" in again.message
         assert not store.get_report(rid).units_stale
         assert [u for u, _ in store.units(rid, version)] == [u for u, _ in expected]
+
+
+def test_words_found_in_another_councils_report_are_boilerplate(store, embedder):
+    from ingest.models import LoadedDocument
+    from ingest.parse import parse_document
+
+    about = ("Ofsted regulates and inspects to achieve excellence in the care of children and young people, "
+             "and in education and skills for learners of all ages.")
+
+    def report(name: str, council: str, finding: str):
+        text = f"{council}\nReport to the Cabinet\nDate of Meeting: 1 May 2024\n\n1. Findings\n\n{finding}\n\n2. About Ofsted\n\n{about}\n"
+        parsed = parse_document(LoadedDocument(name, text, "txt"), embedder.count_tokens)
+        store.put_report(parsed, embedder.embed(parsed.embed_texts()))
+        return parsed.meta.report_id
+
+    def shared(rid: str) -> dict[str, bool]:
+        record = store.get_report(rid)
+        text = store.report_text(rid)
+        return {u.text_in(text): u.shared for u, _ in store.units(rid, record.version) if u.kind != "heading"}
+
+    dorset = report("dorset.txt", "Dorset Council", "Children in Dorset receive exceptional help from their social workers every single week.")
+    sefton = report("sefton.txt", "Sefton Council", "Children in Sefton waited too long for help from their social workers in the last year.")
+    dorset_again = report("dorset-cabinet.txt", "Dorset Council", "Children in Dorset receive exceptional help from their social workers every single week.")
+    assert shared(dorset)[about] and shared(sefton)[about], "the same long sentence in two councils' reports"
+    assert not shared(sefton)["Children in Sefton waited too long for help from their social workers in the last year."]
+    finding = "Children in Dorset receive exceptional help from their social workers every single week."
+    assert not shared(dorset)[finding] and not shared(dorset_again)[finding], "one council's reports may repeat each other"

@@ -219,7 +219,7 @@ class Indexer:
             units = cut_units(text, self.store.sections(rid))
             vectors = self.embedder.embed([u.text_in(text) for u in units],
                                           batch_size=self.settings.embedding_batch_size)
-            self.store.put_units(rid, units, vectors)
+            self.store.put_units(rid, units, vectors, text)
             done.append(f"{len(units)} sentences and list items embedded")
         return "; ".join(["already in the store", *done])
 

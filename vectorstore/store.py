@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import logging
 import time
@@ -75,7 +76,17 @@ GENERATION_ID = "generation"
 
 # Chunk metadata keys that may be absent because Chroma cannot store None; read back as None.
 _OPTIONAL_CHUNK_KEYS = ("council", "meeting", "date", "title", "section_number", "page")
-UNITS_VERSION = 1  # bump when ingest.units cuts differently, so stored reports are cut again
+UNITS_VERSION = 2  # bump when ingest.units cuts differently, so stored reports are cut again
+SHARED_MIN_WORDS = 8  # a unit this long found word for word in another council's report is boilerplate
+
+
+def unit_text_hash(words: str) -> str | None:
+    """The words of a unit, case and spacing aside, as a short hash (None for a short unit,
+    which may repeat by chance: "None.", "Good")."""
+    split = words.lower().split()
+    if len(split) < SHARED_MIN_WORDS:
+        return None
+    return hashlib.sha1(" ".join(split).encode("utf-8")).hexdigest()[:16]
 _META_FIELDS = tuple(f.name for f in fields(ReportMeta))
 
 
@@ -706,7 +717,7 @@ class ReportStore:
                 documents=documents[window],
                 metadatas=metadatas[window],
             )
-        self._write_units(meta.report_id, version, report.units, vectors[len(ids) :])
+        self._write_units(meta.report_id, version, meta.council, report.units, vectors[len(ids) :], report.text)
 
         manifest = _clean(
             {
@@ -741,18 +752,37 @@ class ReportStore:
     def _unit_id(report_id: str, version: str, index: int) -> str:
         return f"{report_id}:{version[:12]}:u{UNITS_VERSION}:{index:05d}"
 
-    def _write_units(self, report_id: str, version: str, units: Sequence[Unit],
-                     vectors: Sequence[Sequence[float]]) -> None:
+    def _write_units(self, report_id: str, version: str, council: str | None, units: Sequence[Unit],
+                     vectors: Sequence[Sequence[float]], text: str) -> None:
+        """Write a report's units; a unit whose words stand in another council's report is
+        marked ``shared`` on both sides (Ofsted's "About Ofsted" page, its description of an
+        inspection), so reading never takes boilerplate for what a report found."""
+        hashes = [unit_text_hash(u.text_in(text)) for u in units]
+        elsewhere = self._shared_elsewhere(report_id, council, {h for h in hashes if h})
         ids = [self._unit_id(report_id, version, u.index) for u in units]
         metadatas = [
-            _clean({"report_id": report_id, "version": version, "units_version": UNITS_VERSION,
+            _clean({"report_id": report_id, "version": version, "units_version": UNITS_VERSION, "council": council,
                     "section_id": u.section_id, "kind": u.kind, "index": u.index, "start": u.start, "end": u.end,
-                    "list_id": u.list_id, "label": u.label})
-            for u in units
+                    "list_id": u.list_id, "label": u.label, "text_hash": h, "shared": bool(h and h in elsewhere)})
+            for u, h in zip(units, hashes)
         ]
         for window in _batches(len(ids), self._max_batch):
             self._units.upsert(ids=ids[window], embeddings=[list(map(float, v)) for v in vectors[window]],
                                metadatas=metadatas[window])
+
+    def _shared_elsewhere(self, report_id: str, council: str | None, hashes: set[str]) -> set[str]:
+        """Which of ``hashes`` another council's stored units have; those units are marked shared."""
+        found: set[str] = set()
+        ordered = sorted(hashes)
+        for window in _batches(len(ordered), 100):
+            got = self._units.get(where={"text_hash": {"$in": ordered[window]}}, include=["metadatas"])
+            marks = [(uid, m) for uid, m in zip(got["ids"], got["metadatas"] or [])
+                     if m and m.get("report_id") != report_id and m.get("council") != council]
+            found |= {m["text_hash"] for _, m in marks}
+            unmarked = [(uid, {**m, "shared": True}) for uid, m in marks if not m.get("shared")]
+            if unmarked:
+                self._units.update(ids=[uid for uid, _ in unmarked], metadatas=[m for _, m in unmarked])
+        return found
 
     def _delete_stale_units(self, report_id: str, version: str) -> None:
         stale = self._units.get(
@@ -763,7 +793,7 @@ class ReportStore:
         for window in _batches(len(stale), self._max_batch):
             self._units.delete(ids=list(stale[window]))
 
-    def put_units(self, report_id: str, units: Sequence[Unit], vectors: Sequence[Sequence[float]]) -> None:
+    def put_units(self, report_id: str, units: Sequence[Unit], vectors: Sequence[Sequence[float]], text: str) -> None:
         """Store units cut anew for a report already stored (its text and chunks stay), as
         ``put_report`` does: the new units first, then the manifest, then the old ones go."""
         record = self.get_report(report_id)
@@ -772,7 +802,7 @@ class ReportStore:
         if len(vectors) != len(units):
             raise StoreError(f"{report_id}: {len(units)} units but {len(vectors)} embeddings")
         try:
-            self._write_units(report_id, record.version, units, vectors)
+            self._write_units(report_id, record.version, record.meta.council, units, vectors, text)
             self.update_manifest(report_id, {"unit_count": len(units), "units_version": UNITS_VERSION})
             self._delete_stale_units(report_id, record.version)
         except (ChromaError, OSError) as exc:
@@ -807,7 +837,7 @@ class ReportStore:
         out = []
         for m, vector in zip(got["metadatas"] or [], got["embeddings"] if got["embeddings"] is not None else []):
             unit = Unit(index=int(m["index"]), section_id=str(m["section_id"]), kind=m["kind"], start=int(m["start"]),
-                        end=int(m["end"]), list_id=m.get("list_id"), label=m.get("label"))
+                        end=int(m["end"]), list_id=m.get("list_id"), label=m.get("label"), shared=bool(m.get("shared")))
             out.append((unit, [float(x) for x in vector]))
         out.sort(key=lambda pair: pair[0].index)
         return out
