@@ -114,7 +114,7 @@ def test_a_report_stored_before_units_gets_them_at_the_next_ingest(tmp_path, emb
         assert [u for u, _ in store.units(rid, version)] == [u for u, _ in expected]
 
 
-def test_words_found_in_another_councils_report_are_boilerplate(store, embedder):
+def test_words_found_in_three_councils_reports_are_boilerplate(store, embedder):
     from ingest.models import LoadedDocument
     from ingest.parse import parse_document
 
@@ -134,8 +134,10 @@ def test_words_found_in_another_councils_report_are_boilerplate(store, embedder)
 
     dorset = report("dorset.txt", "Dorset Council", "Children in Dorset receive exceptional help from their social workers every single week.")
     sefton = report("sefton.txt", "Sefton Council", "Children in Sefton waited too long for help from their social workers in the last year.")
+    assert not shared(dorset)[about], "two councils may share words (one trust serving both)"
+    medway = report("medway.txt", "Medway Council", "Children in Medway are seen quickly by social workers who know them well and listen.")
     dorset_again = report("dorset-cabinet.txt", "Dorset Council", "Children in Dorset receive exceptional help from their social workers every single week.")
-    assert shared(dorset)[about] and shared(sefton)[about], "the same long sentence in two councils' reports"
+    assert shared(dorset)[about] and shared(sefton)[about] and shared(medway)[about], "every council's report says it"
     assert not shared(sefton)["Children in Sefton waited too long for help from their social workers in the last year."]
     finding = "Children in Dorset receive exceptional help from their social workers every single week."
     assert not shared(dorset)[finding] and not shared(dorset_again)[finding], "one council's reports may repeat each other"

@@ -77,7 +77,8 @@ GENERATION_ID = "generation"
 # Chunk metadata keys that may be absent because Chroma cannot store None; read back as None.
 _OPTIONAL_CHUNK_KEYS = ("council", "meeting", "date", "title", "section_number", "page")
 UNITS_VERSION = 2  # bump when ingest.units cuts differently, so stored reports are cut again
-SHARED_MIN_WORDS = 8  # a unit this long found word for word in another council's report is boilerplate
+SHARED_MIN_WORDS = 8  # a unit this long found word for word in the reports of ...
+SHARED_MIN_COUNCILS = 3  # ... this many councils is boilerplate
 
 
 def unit_text_hash(words: str) -> str | None:
@@ -754,8 +755,8 @@ class ReportStore:
 
     def _write_units(self, report_id: str, version: str, council: str | None, units: Sequence[Unit],
                      vectors: Sequence[Sequence[float]], text: str) -> None:
-        """Write a report's units; a unit whose words stand in another council's report is
-        marked ``shared`` on both sides (Ofsted's "About Ofsted" page, its description of an
+        """Write a report's units; a unit whose words stand in several councils' reports is
+        marked ``shared`` in all of them (Ofsted's "About Ofsted" page, its description of an
         inspection), so reading never takes boilerplate for what a report found."""
         hashes = [unit_text_hash(u.text_in(text)) for u in units]
         elsewhere = self._shared_elsewhere(report_id, council, {h for h in hashes if h})
@@ -771,15 +772,21 @@ class ReportStore:
                                metadatas=metadatas[window])
 
     def _shared_elsewhere(self, report_id: str, council: str | None, hashes: set[str]) -> set[str]:
-        """Which of ``hashes`` another council's stored units have; those units are marked shared."""
+        """Which of ``hashes`` stand in the reports of at least ``SHARED_MIN_COUNCILS`` councils
+        (this one included); the other reports' units with them are marked shared too. Two
+        councils may share words for a reason (one children's trust serving both); every
+        council's report saying it is Ofsted's boilerplate."""
         found: set[str] = set()
         ordered = sorted(hashes)
         for window in _batches(len(ordered), 100):
             got = self._units.get(where={"text_hash": {"$in": ordered[window]}}, include=["metadatas"])
-            marks = [(uid, m) for uid, m in zip(got["ids"], got["metadatas"] or [])
-                     if m and m.get("report_id") != report_id and m.get("council") != council]
-            found |= {m["text_hash"] for _, m in marks}
-            unmarked = [(uid, {**m, "shared": True}) for uid, m in marks if not m.get("shared")]
+            others = [(uid, m) for uid, m in zip(got["ids"], got["metadatas"] or []) if m and m.get("report_id") != report_id]
+            councils: dict[str, set[str | None]] = {}
+            for _, m in others:
+                councils.setdefault(m["text_hash"], {council}).add(m.get("council"))
+            common = {h for h, cs in councils.items() if len(cs) >= SHARED_MIN_COUNCILS}
+            found |= common
+            unmarked = [(uid, {**m, "shared": True}) for uid, m in others if m["text_hash"] in common and not m.get("shared")]
             if unmarked:
                 self._units.update(ids=[uid for uid, _ in unmarked], metadatas=[m for _, m in unmarked])
         return found
