@@ -22,6 +22,7 @@ from ingest.councils import find_mentions
 from ingest.models import ReportMeta, content_hash
 from ingest.ofsted import OfstedCover, plausible_publication, read_cover
 
+METADATA_VERSION = 2  # bump when metadata is read differently, so stored reports' records are read again
 COVER_CHARS = 4000  # metadata lives on the cover; the rest of a report mentions other dates freely
 
 _MONTHS = {

@@ -121,3 +121,24 @@ def test_an_older_store_without_paths_keeps_its_reports(tmp_path, tree, embedder
         ("unchanged", BASE_ID), ("ingested", f"{BASE_ID}-southwark"), ("ingested", f"{BASE_ID}-swindon")]
     with ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension) as store:
         assert store.get_report(BASE_ID).meta.source_path == str(ns_file.resolve())
+
+
+def test_an_older_stores_metadata_is_read_again_without_embedding(tmp_path, tree, embedder, capsys):
+    """A record whose metadata an older version read (another name for the council, no kind)
+    is read again at the next ingest of its unchanged file; nothing is embedded."""
+    from reports_qa.settings import Settings
+    from vectorstore.store import ReportStore
+
+    data = tmp_path / "data"
+    ingest(capsys, data, tree)
+    settings = Settings(data_dir=data)
+    with ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension) as store:
+        store.update_manifest(BASE_ID, {"council": "NORTH SOMERSET", "kind": None, "metadata_version": 0})
+        assert store.get_report(BASE_ID).meta.council == "NORTH SOMERSET"
+    again = ingest(capsys, data, tree)
+    assert [r["embedded"] for r in again] == [0, 0, 0]
+    assert "council, kind and dates read again" in again[0]["message"]
+    with ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension) as store:
+        meta = store.get_report(BASE_ID).meta
+        assert meta.council == "North Somerset Council" and meta.kind == "committee report"
+        assert not store.get_report(BASE_ID).metadata_stale

@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePath
 from typing import Literal
 
 from ingest.councils import lookup
-from ingest.judgements import extract_judgements
+from ingest.judgements import extract_judgements, no_overall_grade
 from ingest.loaders import (
     IngestError,
     display_name,
@@ -26,7 +26,7 @@ from ingest.loaders import (
     read_report_file,
     upload_name,
 )
-from ingest.metadata import extract_metadata, report_id_for, slugify
+from ingest.metadata import METADATA_VERSION, extract_metadata, report_id_for, slugify
 from ingest.models import LoadedDocument, ParsedReport, content_hash
 from ingest.units import cut_units
 from ingest.parse import parse_document
@@ -210,6 +210,16 @@ class Indexer:
         read differently: its Ofsted judgements, its units (embedded, as they are new)."""
         done = []
         rid = record.meta.report_id
+        if record.metadata_stale:
+            # Council, kind and dates as this version reads them (older stores named councils
+            # two ways and knew no publication or inspection dates); text and chunks stay.
+            text = self.store.report_text(rid) if text is None else text
+            old = record.meta
+            meta = extract_metadata(text, old.source, old.file_type, report_id=rid)
+            meta = replace(meta, source_path=old.source_path, file_hash=old.file_hash,
+                           no_overall_grade=no_overall_grade(extract_judgements(text, meta.date), meta.inspection_start))
+            self.store.update_manifest(rid, {**meta.to_dict(), "metadata_version": METADATA_VERSION})
+            done.append("its council, kind and dates read again")
         if record.judgements_stale:
             text = self.store.report_text(rid) if text is None else text
             self.store.set_judgements(rid, extract_judgements(text, record.meta.date))

@@ -55,6 +55,7 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaAuthError, ChromaError, NotFoundError
 
 from ingest.judgements import EXTRACTOR_VERSION, Judgement
+from ingest.metadata import METADATA_VERSION
 from ingest.models import ParsedReport, ReportMeta, Section, Unit
 from reports_qa.settings import Settings
 
@@ -117,6 +118,7 @@ class ReportRecord:
     judgements_version: int = 0  # the extractor that read its judgements; 0: never read
     units: int = 0
     units_version: int = 0  # how its units were cut; 0: stored before units existed
+    metadata_version: int = 0  # how its council, kind and dates were read; 0: before they were versioned
 
     @property
     def judgements_stale(self) -> bool:
@@ -125,6 +127,10 @@ class ReportRecord:
     @property
     def units_stale(self) -> bool:
         return self.units_version != UNITS_VERSION
+
+    @property
+    def metadata_stale(self) -> bool:
+        return self.metadata_version != METADATA_VERSION
 
 
 def chroma_settings(**extra: Any) -> ChromaSettings:
@@ -464,6 +470,7 @@ class ReportStore:
             judgements_version=int(metadata.get("judgements_version", 0)),
             units=int(metadata.get("unit_count", 0)),
             units_version=int(metadata.get("units_version", 0)),
+            metadata_version=int(metadata.get("metadata_version", 0)),
         )
 
     def _manifest(self, report_id: str, include: list[str]) -> dict[str, Any] | None:
@@ -560,11 +567,12 @@ class ReportStore:
 
     def update_manifest(self, report_id: str, fields: dict[str, Any]) -> None:
         """Change manifest fields of a stored report (its judgements, the path an older store's
-        record adopts); text, chunks and version stay."""
+        record adopts, its metadata read again); text, chunks and version stay. A field given as
+        None is removed."""
         found = self._manifest(report_id, ["metadatas"])
         if not found:
             raise ReportNotFoundError(f"no report {report_id!r} in the store at {self.location}")
-        metadata = _clean({**found["metadatas"], **fields})
+        metadata = {**_clean(found["metadatas"]), **fields}  # a None in ``fields`` removes that field
         try:
             self._reports.update(ids=[report_id], metadatas=[metadata])
             self._bump()
@@ -730,6 +738,7 @@ class ReportStore:
                 **_judgement_fields(report.judgements),
                 "unit_count": len(report.units),
                 "units_version": UNITS_VERSION,
+                "metadata_version": METADATA_VERSION,
             }
         )
         self._reports.upsert(  # 2
