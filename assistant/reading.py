@@ -136,12 +136,18 @@ class Weights:
     keep_ratio: float  # other candidates within this share of the best are quoted too
     max_units: int
     list_over_units: float  # a list is preferred when its score is at least this share of the best unit's
+    list_keep_ratio: float = 0.9  # another list is quoted too only when this close to the best list
+    sim_min: float = 0.0  # a question no piece comes this close to in meaning is not answered
+
+    @classmethod
+    def fields(cls) -> tuple[str, ...]:
+        return tuple(cls.__dataclass_fields__)
 
     @classmethod
     def load(cls, path: str | None = None) -> Weights:
         raw = json.loads(resources.files("assistant").joinpath("reading_weights.json").read_text(encoding="utf-8")
                          if path is None else open(path, encoding="utf-8").read())
-        return cls(**{k: raw[k] for k in cls.__dataclass_fields__})
+        return cls(**{k: raw[k] for k in cls.__dataclass_fields__ if k in raw})
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -264,18 +270,19 @@ class Reader:
         lists = sorted((c for c in candidates if c.is_list), key=lambda c: -c.score)
         best_unit = units[0].score if units else 0.0
         best_list = lists[0].score if lists else 0.0
-        if max(best_unit, best_list) < w.answer_min:
+        closest = max((c.features.get("sim", 0.0) for c in units), default=0.0)
+        if max(best_unit, best_list) < w.answer_min or closest < w.sim_min:
             return []
         if lists and best_list >= w.list_over_units * best_unit:
-            pool, best, limit = lists, best_list, 3
+            pool, best, limit, ratio = lists, best_list, 3, w.list_keep_ratio
         else:
-            pool, best, limit = units, best_unit, w.max_units
+            pool, best, limit, ratio = units, best_unit, w.max_units, w.keep_ratio
         # One report answers (the best one's): another report's pieces beside it would mix
         # inspections; comparisons and several councils go report by report (``per_report``).
         pool = [c for c in pool if c.passage.report_id == pool[0].passage.report_id] if pool else []
         chosen, taken = [], set()
         for c in pool:
-            if c.score < w.keep_ratio * best or len(chosen) >= limit:
+            if c.score < ratio * best or len(chosen) >= limit:
                 break
             keys = {(c.passage.report_id, p.unit.index) for p in c.pieces}
             if keys & taken:
