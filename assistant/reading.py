@@ -138,6 +138,8 @@ class Weights:
     list_over_units: float  # a list is preferred when its score is at least this share of the best unit's
     list_keep_ratio: float = 0.9  # another list is quoted too only when this close to the best list
     sim_min: float = 0.0  # a question no piece comes this close to in meaning is not answered
+    report_keep_ratio: float = 0.9  # in a comparison, a report speaks when its best is this close to the best
+    earlier_margin: float = 1.0  # an earlier report answers instead of the latest only when its best is this much better
 
     @classmethod
     def fields(cls) -> tuple[str, ...]:
@@ -262,10 +264,11 @@ class Reader:
             chosen: list[Candidate] = []
             for rid in dict.fromkeys(c.passage.report_id for c in candidates):
                 mine = [c for c in candidates if c.passage.report_id == rid]
-                if self.best(mine) >= self.weights.keep_ratio * top:
+                if self.best(mine) >= self.weights.report_keep_ratio * top:
                     chosen += self.select(mine)
             return chosen
         w = self.weights
+        candidates = self._one_report(candidates)
         units = sorted((c for c in candidates if not c.is_list), key=lambda c: -c.score)
         lists = sorted((c for c in candidates if c.is_list), key=lambda c: -c.score)
         best_unit = units[0].score if units else 0.0
@@ -277,9 +280,6 @@ class Reader:
             pool, best, limit, ratio = lists, best_list, 3, w.list_keep_ratio
         else:
             pool, best, limit, ratio = units, best_unit, w.max_units, w.keep_ratio
-        # One report answers (the best one's): another report's pieces beside it would mix
-        # inspections; comparisons and several councils go report by report (``per_report``).
-        pool = [c for c in pool if c.passage.report_id == pool[0].passage.report_id] if pool else []
         chosen, taken = [], set()
         for c in pool:
             if c.score < ratio * best or len(chosen) >= limit:
@@ -290,6 +290,17 @@ class Reader:
             chosen.append(c)
             taken |= keys
         return chosen
+
+    def _one_report(self, candidates: Sequence[Candidate]) -> list[Candidate]:
+        """The candidates of the report that answers: the best of the council's latest reports,
+        unless an earlier one answers ``earlier_margin`` times better."""
+        latest = [c for c in candidates if c.features.get("latest", 1.0)]
+        earlier = [c for c in candidates if not c.features.get("latest", 1.0)]
+        pool = latest if latest and self.best(earlier) < self.weights.earlier_margin * self.best(latest) else earlier
+        if not pool:
+            return []
+        top = max(pool, key=lambda c: c.score).passage.report_id
+        return [c for c in pool if c.passage.report_id == top]
 
     def best(self, candidates: Sequence[Candidate]) -> float:
         return max((c.score for c in candidates), default=0.0)

@@ -21,7 +21,9 @@ _AMBIGUOUS = frozenset({"reading", "bury", "bath", "hull", "slough", "barking", 
 YEAR = re.compile(r"\b(?:19[89]\d|20\d\d)\b")
 SEARCHABLE = re.compile(r"[A-Za-z0-9]")  # what keyword search and council names are made of
 COMPARE = re.compile(
-    r"\b(?:changed|changes? (?:between|since|from|over)|how\b.{0,40}\bchange\b|compar\w*|"
+    r"\b(?:changed|changes? (?:between|since|from|over)|how\b.{0,40}\bchange\b|"
+    # "compared with 2016" / "compare the last two", not "compared with the national average"
+    r"compar\w*(?=(?:\W+\w+){0,4}?\W+(?:(?:19|20)\d\d|last|previous|earlier|before|then|ago|past)\b)|"
     r"differen\w* between|since (?:the )?(?:last|previous|\d{4})|better than|worse than|"
     r"improved since|over time|last time|previous (?:inspection|report|one)|"
     r"earlier (?:inspection|report|one)|between \d{4} and \d{4}|trend\w*|then and now|progress since)\b",
