@@ -31,7 +31,7 @@ from ingest.models import LoadedDocument, ParsedReport, content_hash
 from ingest.parse import parse_document
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.store import ReportRecord, ReportStore, StoreError
+from vectorstore.store import ReportRecord, ReportStore, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,7 @@ class Indexer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexer:
-        embedder = Embedder.load(settings.embedding_model, torch_threads=settings.torch_threads)
-        store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
+        store, embedder = open_store(settings)  # the embedder runs the store's runtime
         return cls(store, embedder, settings)
 
     @property
