@@ -14,6 +14,7 @@ from typing import Literal
 from ingest.judgements import Judgement
 
 SectionKind = Literal["cover", "part", "heading", "paragraph"]
+UnitKind = Literal["heading", "item", "sentence"]
 
 
 def content_hash(text: str) -> str:
@@ -129,6 +130,23 @@ class Chunk:
         return f"{self.context}\n{self.text}"
 
 
+@dataclass(frozen=True)
+class Unit:
+    """One citable piece of a report: ``text[start:end]`` of the report text."""
+
+    index: int  # position in the report, 0-based
+    section_id: str
+    kind: UnitKind
+    start: int
+    end: int
+    list_id: int | None = None  # items of one list share it (unique within the report)
+    label: int | None = None  # for items: the index of the unit introducing their list
+
+    def text_in(self, report_text: str) -> str:
+        """The unit as a reader reads it: its words on one line, without its bullet or number."""
+        return " ".join(report_text[self.start : self.end].split())
+
+
 @dataclass
 class ParsedReport:
     meta: ReportMeta
@@ -136,11 +154,12 @@ class ParsedReport:
     sections: list[Section]
     chunks: list[Chunk]
     judgements: list[Judgement] = field(default_factory=list)  # graded Ofsted judgements it states
+    units: list[Unit] = field(default_factory=list)  # headings, list items and sentences (ingest.units)
 
     def embed_texts(self) -> list[str]:
         """Everything of this report the model embeds, in the order ``put_report`` takes the
-        vectors: the chunks (their context line and text)."""
-        return [c.embed_text for c in self.chunks]
+        vectors: the chunks (their context line and text), then the units (their words)."""
+        return [c.embed_text for c in self.chunks] + [u.text_in(self.text) for u in self.units]
 
     def section(self, section_id: str) -> Section:
         for s in self.sections:

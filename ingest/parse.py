@@ -9,6 +9,7 @@ from ingest.judgements import extract_judgements
 from ingest.metadata import extract_metadata
 from ingest.models import LoadedDocument, ParsedReport
 from ingest.sections import Layout, build_tree
+from ingest.units import cut_units
 
 
 def parse_document(
@@ -43,4 +44,5 @@ def parse_document(
     return ParsedReport(
         meta=meta, text=doc.text, sections=sections, chunks=chunks,
         judgements=extract_judgements(doc.text, meta.date),
+        units=cut_units(doc.text, sections, layout),
     )

@@ -161,7 +161,7 @@ def embed_report(embedder) -> Callable[[ParsedReport], list[list[float]]]:
     """Factory: the chunk vectors for a report, embedded as ingest does (context + text)."""
 
     def embed(report: ParsedReport) -> list[list[float]]:
-        return embedder.embed([c.embed_text for c in report.chunks])
+        return embedder.embed(report.embed_texts())
 
     return embed
 

@@ -113,7 +113,7 @@ def test_an_older_store_without_paths_keeps_its_reports(tmp_path, tree, embedder
         old = load_document(ns_file)
         legacy = LoadedDocument(old.source, old.text, old.file_type)  # as read before: no path, no hash
         report = indexer.parse(legacy)
-        store.put_report(report, embedder.embed([c.embed_text for c in report.chunks]))
+        store.put_report(report, embedder.embed(report.embed_texts()))
         assert store.get_report(BASE_ID).meta.source_path is None
 
     results = ingest(capsys, data, tree)

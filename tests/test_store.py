@@ -176,7 +176,7 @@ def test_find_by_hash(store, sample_report, embed_report):
 
 def test_invalid_reports_are_refused_before_anything_is_written(store, sample_report, embed_report):
     vectors = embed_report(sample_report)
-    with pytest.raises(StoreError, match="4 chunks but 3 embeddings"):
+    with pytest.raises(StoreError, match="4 chunks and 0 units but 3 embeddings"):
         store.put_report(sample_report, vectors[:3])
     with pytest.raises(StoreError, match="dimensions"):
         store.put_report(sample_report, [v[:10] for v in vectors])

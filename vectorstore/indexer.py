@@ -28,6 +28,7 @@ from ingest.loaders import (
 )
 from ingest.metadata import extract_metadata, report_id_for, slugify
 from ingest.models import LoadedDocument, ParsedReport, content_hash
+from ingest.units import cut_units
 from ingest.parse import parse_document
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
@@ -204,13 +205,22 @@ class Indexer:
             return done("failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")
 
     def _reread_judgements(self, record: ReportRecord, text: str | None) -> str:
-        """'already in the store', reading its judgements again if a newer extractor came since."""
-        if not record.judgements_stale:
-            return "already in the store"
+        """'already in the store', reading again what a newer extractor or unit cutter would
+        read differently: its Ofsted judgements, its units (embedded, as they are new)."""
+        done = []
         rid = record.meta.report_id
-        text = self.store.report_text(rid) if text is None else text
-        self.store.set_judgements(rid, extract_judgements(text, record.meta.date))
-        return "already in the store; Ofsted judgements read again"
+        if record.judgements_stale:
+            text = self.store.report_text(rid) if text is None else text
+            self.store.set_judgements(rid, extract_judgements(text, record.meta.date))
+            done.append("Ofsted judgements read again")
+        if record.units_stale:
+            text = self.store.report_text(rid) if text is None else text
+            units = cut_units(text, self.store.sections(rid))
+            vectors = self.embedder.embed([u.text_in(text) for u in units],
+                                          batch_size=self.settings.embedding_batch_size)
+            self.store.put_units(rid, units, vectors)
+            done.append(f"{len(units)} sentences and list items embedded")
+        return "; ".join(["already in the store", *done])
 
     def _same_report(self, doc: LoadedDocument) -> ReportRecord | None:
         """The stored report ``doc`` is a version of, if any.

@@ -11,6 +11,10 @@ Two collections share a prefix:
     version, the section tree and the graded Ofsted judgements as JSON (they switch with the
     version, so they never disagree with the text).
     It is never searched, so each record carries the constant vector ``[1.0]``.
+``{prefix}_units``
+    One record per unit (a heading, list item or sentence: ``ingest.units``): its vector and
+    where it is (report, version, section, offsets, list). Answering scores the units of the
+    retrieved passages against the question's vector, so a question costs one embedding.
 ``{prefix}_state``
     One record, the generation: a fresh token written after every change to the manifest, so
     any process (several app replicas on one server) can tell in one small read whether what it
@@ -50,7 +54,7 @@ from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaAuthError, ChromaError, NotFoundError
 
 from ingest.judgements import EXTRACTOR_VERSION, Judgement
-from ingest.models import ParsedReport, ReportMeta, Section
+from ingest.models import ParsedReport, ReportMeta, Section, Unit
 from reports_qa.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -72,6 +76,7 @@ GENERATION_ID = "generation"
 
 # Chunk metadata keys that may be absent because Chroma cannot store None; read back as None.
 _OPTIONAL_CHUNK_KEYS = ("council", "meeting", "date", "title", "section_number", "page")
+UNITS_VERSION = 1  # bump when ingest.units cuts differently, so stored reports are cut again
 _META_FIELDS = tuple(f.name for f in fields(ReportMeta))
 
 
@@ -99,10 +104,16 @@ class ReportRecord:
     chunks: int
     version: str  # the content hash of the text the chunks were cut from
     judgements_version: int = 0  # the extractor that read its judgements; 0: never read
+    units: int = 0
+    units_version: int = 0  # how its units were cut; 0: stored before units existed
 
     @property
     def judgements_stale(self) -> bool:
         return self.judgements_version != EXTRACTOR_VERSION
+
+    @property
+    def units_stale(self) -> bool:
+        return self.units_version != UNITS_VERSION
 
 
 def chroma_settings(**extra: Any) -> ChromaSettings:
@@ -351,6 +362,7 @@ class ReportStore:
         self._max_batch = max(1, int(client.get_max_batch_size()))
         self._chunks = self._open_chunks()
         self._reports = self._open_collection(f"{prefix}_reports", metadata={"kind": "manifest"})
+        self._units = self._open_collection(f"{prefix}_units", metadata={"kind": "units", "hnsw:space": "cosine"})
         self._state = self._open_collection(f"{prefix}_state", metadata={"kind": "state"})
         self._listing: tuple[str, list[ReportRecord], list[tuple[ReportMeta, Judgement]]] | None = None
 
@@ -393,7 +405,7 @@ class ReportStore:
         client = make_client(settings)
         dropped = False
         try:
-            for name in (f"{settings.collection}_{kind}" for kind in ("chunks", "reports", "state")):
+            for name in (f"{settings.collection}_{kind}" for kind in ("chunks", "reports", "units", "state")):
                 try:
                     client.delete_collection(name)
                     dropped = True
@@ -480,6 +492,8 @@ class ReportStore:
             chunks=int(metadata.get("chunk_count", 0)),
             version=str(metadata.get("version", meta.content_hash)),
             judgements_version=int(metadata.get("judgements_version", 0)),
+            units=int(metadata.get("unit_count", 0)),
+            units_version=int(metadata.get("units_version", 0)),
         )
 
     def _manifest(self, report_id: str, include: list[str]) -> dict[str, Any] | None:
@@ -678,20 +692,26 @@ class ReportStore:
         rid = report.meta.report_id
         if not rid:
             raise StoreError("a report needs a report_id")
-        if len(embeddings) != len(report.chunks):
-            raise StoreError(f"{rid}: {len(report.chunks)} chunks but {len(embeddings)} embeddings")
-        for chunk, vector in zip(report.chunks, embeddings):
+        wanted = len(report.chunks) + len(report.units)
+        if len(embeddings) != wanted:
+            raise StoreError(f"{rid}: {len(report.chunks)} chunks and {len(report.units)} units "
+                             f"but {len(embeddings)} embeddings")
+        for vector in embeddings:
             if len(vector) != self.dimension:
                 raise StoreError(
-                    f"{rid}: embedding of {chunk.chunk_id} has {len(vector)} dimensions; "
+                    f"{rid}: an embedding has {len(vector)} dimensions; "
                     f"the store holds {self.dimension}-d vectors of {self.model_name}"
                 )
+        for chunk in report.chunks:
             if chunk.report_id != rid:
                 raise StoreError(f"chunk {chunk.chunk_id} belongs to {chunk.report_id!r}, not {rid!r}")
             if report.text[chunk.start : chunk.end] != chunk.text:
                 raise StoreError(
                     f"chunk {chunk.chunk_id} is not the report text at {chunk.start}..{chunk.end}"
                 )
+        for unit in report.units:
+            if not 0 <= unit.start < unit.end <= len(report.text):
+                raise StoreError(f"{rid}: unit {unit.index} spans {unit.start}..{unit.end}, outside the text")
         ids = [c.chunk_id for c in report.chunks]
         if len(set(ids)) != len(ids):
             raise StoreError(f"{rid}: duplicate chunk ids")
@@ -735,6 +755,7 @@ class ReportStore:
                 documents=documents[window],
                 metadatas=metadatas[window],
             )
+        self._write_units(meta.report_id, version, report.units, vectors[len(ids) :])
 
         manifest = _clean(
             {
@@ -744,6 +765,8 @@ class ReportStore:
                 "chunk_count": len(report.chunks),
                 "sections_json": json.dumps([s.to_dict() for s in report.sections], ensure_ascii=False),
                 **_judgement_fields(report.judgements),
+                "unit_count": len(report.units),
+                "units_version": UNITS_VERSION,
             }
         )
         self._reports.upsert(  # 2
@@ -755,10 +778,69 @@ class ReportStore:
             {"$and": [{"report_id": meta.report_id}, {"version": {"$ne": version}}]}
         )
         self._delete_chunks(stale)
+        self._delete_stale_units(meta.report_id, version)
         log.info(
-            "stored %s (version %s): %d chunks, %d stale removed",
-            meta.report_id, version[:12], len(ids), len(stale),
+            "stored %s (version %s): %d chunks, %d units, %d stale chunks removed",
+            meta.report_id, version[:12], len(ids), len(report.units), len(stale),
         )
+
+    # -- units ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _unit_id(report_id: str, version: str, index: int) -> str:
+        return f"{report_id}:{version[:12]}:u{UNITS_VERSION}:{index:05d}"
+
+    def _write_units(self, report_id: str, version: str, units: Sequence[Unit],
+                     vectors: Sequence[Sequence[float]]) -> None:
+        ids = [self._unit_id(report_id, version, u.index) for u in units]
+        metadatas = [
+            _clean({"report_id": report_id, "version": version, "units_version": UNITS_VERSION,
+                    "section_id": u.section_id, "kind": u.kind, "index": u.index, "start": u.start, "end": u.end,
+                    "list_id": u.list_id, "label": u.label})
+            for u in units
+        ]
+        for window in _batches(len(ids), self._max_batch):
+            self._units.upsert(ids=ids[window], embeddings=[list(map(float, v)) for v in vectors[window]],
+                               metadatas=metadatas[window])
+
+    def _delete_stale_units(self, report_id: str, version: str) -> None:
+        stale = self._units.get(
+            where={"$and": [{"report_id": report_id},
+                            {"$or": [{"version": {"$ne": version}}, {"units_version": {"$ne": UNITS_VERSION}}]}]},
+            include=[],
+        )["ids"]
+        for window in _batches(len(stale), self._max_batch):
+            self._units.delete(ids=list(stale[window]))
+
+    def put_units(self, report_id: str, units: Sequence[Unit], vectors: Sequence[Sequence[float]]) -> None:
+        """Store units cut anew for a report already stored (its text and chunks stay), as
+        ``put_report`` does: the new units first, then the manifest, then the old ones go."""
+        record = self.get_report(report_id)
+        if record is None:
+            raise ReportNotFoundError(f"no report {report_id!r} in the store at {self.location}")
+        if len(vectors) != len(units):
+            raise StoreError(f"{report_id}: {len(units)} units but {len(vectors)} embeddings")
+        try:
+            self._write_units(report_id, record.version, units, vectors)
+            self.update_manifest(report_id, {"unit_count": len(units), "units_version": UNITS_VERSION})
+            self._delete_stale_units(report_id, record.version)
+        except (ChromaError, OSError) as exc:
+            raise self._write_failed(exc) from exc
+
+    def units(self, report_id: str, version: str) -> list[tuple[Unit, list[float]]]:
+        """A stored report's units with their vectors, in report order (empty for a report
+        stored before units existed, or whose units were cut differently)."""
+        got = self._units.get(
+            where={"$and": [{"report_id": report_id}, {"version": version}, {"units_version": UNITS_VERSION}]},
+            include=["metadatas", "embeddings"],
+        )
+        out = []
+        for m, vector in zip(got["metadatas"] or [], got["embeddings"] if got["embeddings"] is not None else []):
+            unit = Unit(index=int(m["index"]), section_id=str(m["section_id"]), kind=m["kind"], start=int(m["start"]),
+                        end=int(m["end"]), list_id=m.get("list_id"), label=m.get("label"))
+            out.append((unit, [float(x) for x in vector]))
+        out.sort(key=lambda pair: pair[0].index)
+        return out
 
     def remove_report(self, report_id: str) -> bool:
         """Delete a report: manifest first (it disappears at once), then its chunks.
@@ -772,6 +854,9 @@ class ReportStore:
                 self._bump()
             chunk_ids = self._chunk_ids({"report_id": report_id})
             self._delete_chunks(chunk_ids)
+            unit_ids = list(self._units.get(where={"report_id": report_id}, include=[])["ids"])
+            for window in _batches(len(unit_ids), self._max_batch):
+                self._units.delete(ids=unit_ids[window])
         except (ChromaError, OSError) as exc:
             raise self._write_failed(exc) from exc
         log.info("removed %s: %d chunks", report_id, len(chunk_ids))
@@ -799,8 +884,18 @@ class ReportStore:
                 if current.get(str(m.get("report_id"))) != m.get("version"):
                     orphans.append(cid)
         self._delete_chunks(orphans)
-        if orphans:
-            log.warning("repair removed %d orphan chunks", len(orphans))
+        stray: list[str] = []
+        total = self._units.count()
+        for window in _batches(total, self._max_batch):
+            got = self._units.get(include=["metadatas"], limit=window.stop - window.start, offset=window.start)
+            for uid, m in zip(got["ids"], got["metadatas"] or []):
+                m = m or {}
+                if current.get(str(m.get("report_id"))) != m.get("version") or m.get("units_version") != UNITS_VERSION:
+                    stray.append(uid)
+        for window in _batches(len(stray), self._max_batch):
+            self._units.delete(ids=stray[window])
+        if orphans or stray:
+            log.warning("repair removed %d orphan chunks and %d orphan units", len(orphans), len(stray))
         return len(orphans)
 
     def _chunk_ids(self, where: dict[str, Any]) -> list[str]:
