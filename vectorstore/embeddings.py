@@ -73,13 +73,16 @@ FROM_SETTINGS: Any = object()
 RUNTIMES = ("torch", "onnx", "onnx-int8", "openvino")
 # What `auto` means on a CPU (bench/bench_embed.py measured the runtimes against each other).
 CPU_DEFAULT_RUNTIME = "onnx-int8"
+# Most tokens (texts x the longest) in one forward pass of an exported graph on the CPU.
+TOKENS_PER_PASS = 256
 # Bump when the export or quantization recipe changes: its files are then written anew.
 EXPORT_RECIPE = 1
 
 # Files whose presence says a folder holds a sentence-transformers (or plain transformers) model.
 _MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json")
 _MODULE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
-_EXTRA = {"onnx-int8": "onnx", "openvino": "openvino"}  # the pyproject extra that brings each runtime's package
+_INSTALL = {"onnx": "pip install onnxruntime", "onnx-int8": "pip install onnx onnxruntime",
+            "openvino": "pip install 'reports-qa[openvino]'"}  # what brings each runtime's packages
 
 
 class EmbeddingModelError(Exception):
@@ -182,6 +185,18 @@ def resolve_runtime(runtime: str, device: str) -> str:
     if runtime not in RUNTIMES:
         raise EmbeddingModelError(f"unknown embedding runtime {runtime!r}; use auto or one of {', '.join(RUNTIMES)}")
     return runtime
+
+
+def describe_setting(runtime: str, device: str, threads: int | None = 1) -> str:
+    """What the runtime and device settings mean on this machine, for ``--help``; cheap: torch is
+    not imported (a GPU is looked for through the NVIDIA driver instead)."""
+    gpu = Path("/proc/driver/nvidia/version").exists()
+    where = device if device != "auto" else ("cuda, if torch sees the GPU" if gpu else "cpu (no GPU found)")
+    chosen = runtime if runtime != "auto" else ("torch" if gpu and device != "cpu" else CPU_DEFAULT_RUNTIME)
+    missing = [r for r in RUNTIMES if not runtime_installed(r)]
+    note = f"; not installed here: {', '.join(missing)}" if missing else ""
+    count = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "a thread per core"
+    return f"now {runtime} = {chosen}, device {where}, {count}{note}"
 
 
 def runtime_installed(runtime: str) -> bool:
@@ -381,6 +396,12 @@ class Embedder:
             out["note"] = self.note
         return out
 
+    def summary(self) -> str:
+        """One line for people: 'onnx-int8 on cpu, 1 thread' (and why, after a fallback)."""
+        threads = self.threads
+        line = f"{self.runtime} on {self.device}" + (f", {threads} thread{'s' if threads != 1 else ''}" if threads else "")
+        return f"{line} ({self.note})" if self.note else line
+
     def __repr__(self) -> str:
         return (f"Embedder(name={self.name!r}, runtime={self.runtime!r}, device={self.device!r}, "
                 f"dimension={self.dimension}, max_tokens={self.max_tokens})")
@@ -449,10 +470,7 @@ class Embedder:
             raise ValueError("batch_size must be at least 1")
         texts = list(texts)
         out: list[TokenVectors | None] = [None] * len(texts)
-        order = _length_order(texts)
-        rows = self._rows_per_pass(batch_size)
-        for i in range(0, len(order), rows):
-            batch = order[i : i + rows]
+        for batch in self._passes(texts, batch_size):
             inputs = self._encode_inputs([texts[j] for j in batch], offsets=True)
             spans = inputs.pop("offset_mapping")
             mask = inputs["attention_mask"].astype(bool)
@@ -470,14 +488,30 @@ class Embedder:
         prompts = getattr(self._model, "prompts", None) or {}
         return prompts.get(kind) or ""
 
-    def _rows_per_pass(self, batch_size: int) -> int:
-        """Texts per forward pass. An exported graph on the CPU takes one text at a time: with no
-        padding that measured fastest (ONNX Runtime fp32 1.4x, int8 1.6x batch 32's speed on ~230-token
-        chunks), and it makes an int8 vector independent of the texts beside it (activations are
-        quantized with one scale per pass)."""
-        if self._graph is not None and not self._graph.on_gpu:
-            return 1
-        return batch_size
+    def _passes(self, texts: Sequence[str], batch_size: int) -> list[list[int]]:
+        """Indices of ``texts`` grouped into forward passes, longest first.
+
+        torch takes ``batch_size`` texts a pass, as sentence-transformers does. An fp32 graph on
+        the CPU takes texts of similar length up to ``TOKENS_PER_PASS`` tokens in all (a full
+        chunk alone, short sentences a dozen at a time): padding is then next to nothing, and
+        that measured faster than fixed batches (bench/bench_embed.py). The int8 graph takes one
+        text a pass: it quantizes a pass's activations with one scale, so a short text batched
+        with longer ones came out at 0.966 cosine from itself alone; alone, each text's vector
+        is its own, whatever it is embedded beside.
+        """
+        if self._graph is None or self._graph.on_gpu:
+            order = _length_order(texts)
+            return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        if self._graph.per_text:
+            return [[i] for i in _length_order(texts)]
+        lengths = [min(n, self.max_tokens) for n in self.count_tokens_batch(texts)]
+        passes: list[list[int]] = []
+        for i in sorted(range(len(texts)), key=lambda i: lengths[i], reverse=True):
+            if passes and len(passes[-1]) < batch_size and lengths[passes[-1][0]] * (len(passes[-1]) + 1) <= TOKENS_PER_PASS:
+                passes[-1].append(i)
+            else:
+                passes.append([i])
+        return passes
 
     def _sentences(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Unit vectors of ``texts`` (prompts already added)."""
@@ -488,10 +522,9 @@ class Embedder:
             )
             return np.asarray(vectors, dtype=np.float32)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        rows = self._rows_per_pass(batch_size)
-        for i in range(0, len(texts), rows):
-            inputs = self._encode_inputs(texts[i : i + rows])
-            out[i : i + rows] = _mean_pool(self._graph.run(inputs), inputs["attention_mask"])
+        for batch in self._passes(texts, batch_size):
+            inputs = self._encode_inputs([texts[j] for j in batch])
+            out[batch] = _mean_pool(self._graph.run(inputs), inputs["attention_mask"])
         return out
 
     def _torch_tokens(self, texts: list[str], mask: np.ndarray) -> np.ndarray:
@@ -560,12 +593,26 @@ _RUNTIMES: dict[tuple, Embedder] = {}
 
 
 def _runtime_cached(base: Embedder, runtime: str, cache_dir: Path, threads: int | None) -> Embedder:
-    """``base``'s model on ``runtime``, one per (model, runtime, folder, threads) in a process."""
-    key = (base.name, str(base.path), runtime, str(cache_dir.resolve()), threads, base.device)
+    """``base``'s model on ``runtime``, its files present under ``cache_dir``.
+
+    One session per (model files, runtime, threads, device) in a process, shared by every data
+    dir: only the files are per data dir.
+    """
+    _check_mean_pooled(base)
+    if not runtime_installed(runtime):
+        raise EmbeddingRuntimeError(f"the {runtime} embedding runtime is not installed (`{_INSTALL[runtime]}`)")
+    folder = export_folder(base, cache_dir)
     with _RUNTIME_LOCK:
+        fp32 = _prepared(folder / "model.onnx", lambda tmp: _export_onnx(base, tmp))
+        graph_file = _prepared(folder / "model-int8.onnx", lambda tmp: _quantize(fp32, tmp)) if runtime == "onnx-int8" else fp32
+        key = (base.name, str(base.path), runtime, folder.name, threads, base.device)
         found = _RUNTIMES.get(key)
         if found is None:
-            graph = _open_graph(base, runtime, cache_dir, threads)
+            if runtime == "openvino":
+                graph = _openvino_model(graph_file, threads)
+            else:
+                graph = _onnx_session(graph_file, threads, gpu=runtime == "onnx" and base.device == "cuda")
+                graph.per_text = runtime == "onnx-int8"
             found = _RUNTIMES[key] = Embedder(base.name, base.model, base.path, runtime=runtime, graph=graph)
         return found
 
@@ -574,8 +621,9 @@ class _Graph:
     """An exported model's forward pass: model inputs in, the last layer's token vectors out."""
 
     def __init__(self, run: Callable[[dict[str, np.ndarray]], np.ndarray], inputs: Sequence[str],
-                 threads: int | None, on_gpu: bool = False) -> None:
+                 threads: int | None, on_gpu: bool = False, per_text: bool = False) -> None:
         self._run, self.inputs, self.threads, self.on_gpu = run, tuple(inputs), threads, on_gpu
+        self.per_text = per_text  # one text per forward pass (see Embedder._passes)
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self._run({name: np.asarray(inputs[name], dtype=np.int64) for name in self.inputs})
@@ -600,22 +648,6 @@ def _check_mean_pooled(base: Embedder) -> None:
         )
 
 
-def _open_graph(base: Embedder, runtime: str, cache_dir: Path, threads: int | None) -> _Graph:
-    _check_mean_pooled(base)
-    if not runtime_installed(runtime):
-        extra = _EXTRA.get(runtime)
-        hint = f"`pip install 'reports-qa[{extra}]'`" if extra else "install onnxruntime"
-        raise EmbeddingRuntimeError(f"the {runtime} embedding runtime is not installed ({hint})")
-    folder = export_folder(base, cache_dir)
-    fp32 = _prepared(folder / "model.onnx", lambda tmp: _export_onnx(base, tmp))
-    if runtime == "onnx":
-        return _onnx_session(fp32, threads, gpu=base.device == "cuda")
-    if runtime == "onnx-int8":
-        int8 = _prepared(folder / "model-int8.onnx", lambda tmp: _quantize(fp32, tmp))
-        return _onnx_session(int8, threads, gpu=False)
-    return _openvino_model(fp32, threads)
-
-
 def export_folder(base: Embedder, cache_dir: Path) -> Path:
     """Where ``base``'s exported files live: named for the model and a fingerprint of its files.
 
@@ -633,9 +665,16 @@ def export_folder(base: Embedder, cache_dir: Path) -> Path:
     return cache_dir / f"{slug}-{digest.hexdigest()[:16]}"
 
 
+_WRITTEN: dict[tuple[str, str], Path] = {}  # (export folder name, file name) -> a copy this process made
+
+
 def _prepared(target: Path, write: Callable[[Path], None]) -> Path:
     """``target``, written by ``write`` first if absent: to a temporary name beside it, then
-    renamed, so a crash or a second process at the same moment never leaves half a file."""
+    renamed, so a crash or a second process at the same moment never leaves half a file.
+
+    A copy already made by this process for another data dir (the same model files) is linked
+    or copied instead of exported again: tests and benchmarks open many fresh data dirs.
+    """
     if target.is_file():
         return target
     try:
@@ -643,10 +682,15 @@ def _prepared(target: Path, write: Callable[[Path], None]) -> Path:
     except OSError as exc:
         raise EmbeddingRuntimeError(f"cannot write the exported model under {target.parent} ({exc})") from exc
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.part")
+    earlier = _WRITTEN.get((target.parent.name, target.name))
     started = time.perf_counter()
     try:
-        write(tmp)
+        if earlier is not None and earlier.is_file():
+            _link_or_copy(earlier, tmp)
+        else:
+            write(tmp)
         os.replace(tmp, target)
+        _WRITTEN[(target.parent.name, target.name)] = target
     except EmbeddingRuntimeError:
         raise
     except Exception as exc:  # the exporters raise anything; one line says what failed
@@ -657,6 +701,15 @@ def _prepared(target: Path, write: Callable[[Path], None]) -> Path:
         tmp.unlink(missing_ok=True)
     log.info("wrote %s in %.1f s", target, time.perf_counter() - started)
     return target
+
+
+def _link_or_copy(src: Path, dest: Path) -> None:
+    try:
+        os.link(src, dest)
+    except OSError:  # another file system, or links not allowed
+        import shutil
+
+        shutil.copyfile(src, dest)
 
 
 def _first_line(exc: BaseException) -> str:
