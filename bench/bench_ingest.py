@@ -2,7 +2,7 @@
 
     .venv/bin/python -m bench.bench_ingest [--corpus DIR ...] [--limit N] [--runtimes R ...]
                                            [--repeat N] [--batch-size B [B ...]]
-                                           [--torch-threads T [T ...]] [--json]
+                                           [--torch-threads T [T ...]] [--keep DIR] [--json]
 
 Ingests the corpus (default: the sample reports) into a fresh temporary store and prints the wall
 time, chunks and chunks/s; inside it, the time reading and parsing files (from a file's start to
@@ -40,12 +40,16 @@ def files_of(corpus: list[Path], limit: int | None) -> list[Path]:
     return files
 
 
-def run_once(files: list[Path], runtime: str, batch_size: int, torch_threads: str | None) -> dict:
+def run_once(files: list[Path], runtime: str, batch_size: int, torch_threads: str | None,
+             keep: Path | None = None) -> dict:
     from vectorstore.indexer import Indexer, IngestProgress
+    from vectorstore.store import ReportStore
 
     use_torch_threads(torch_threads)  # Indexer.from_settings -> Embedder.load applies it
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(data_dir=Path(tmp), embedding_batch_size=batch_size, embedding_backend=runtime)
+        settings = Settings(data_dir=keep / runtime if keep else Path(tmp), embedding_batch_size=batch_size,
+                            embedding_backend=runtime)
+        ReportStore.drop(settings)  # a fresh store each run, kept afterwards under --keep
         indexer = Indexer.from_settings(settings)
         embedder = indexer.embedder
         clock = {"parse": 0.0, "encode": 0.0, "texts": 0, "mark": 0.0}
@@ -96,6 +100,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs to take the median of")
     parser.add_argument("--batch-size", type=int, nargs="+", default=[32], help="embedding batch sizes to try")
     parser.add_argument("--torch-threads", type=threads_arg, nargs="+", default=[None], help=HELP)
+    parser.add_argument("--keep", type=Path, help="build each runtime's store in KEEP/<runtime> and keep it "
+                        "(for bench_ask --data-dir)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     logs.configure(0)
@@ -104,7 +110,7 @@ def main() -> None:
     runs: dict[tuple, list[dict]] = {c: [] for c in combos}
     for _ in range(args.repeat):
         for runtime, batch, threads in combos:
-            runs[(runtime, batch, threads)].append(run_once(files, runtime, batch, threads))
+            runs[(runtime, batch, threads)].append(run_once(files, runtime, batch, threads, args.keep))
     rows = []
     for (runtime, batch, _), done in runs.items():
         med = {k: statistics.median(r[k] for r in done) if isinstance(done[0][k], (int, float)) else done[0][k]
