@@ -805,7 +805,7 @@ def _onnx_session(path: Path, threads: int | None, *, gpu: bool) -> _Graph:
         raise EmbeddingRuntimeError(f"ONNX Runtime cannot load {path} ({_first_line(exc)})") from exc
     names = [i.name for i in session.get_inputs()]
     on_gpu = session.get_providers()[0] == "CUDAExecutionProvider"
-    return _Graph(lambda feeds: session.run(None, feeds)[0], names, threads, on_gpu)
+    return _Graph(lambda feeds: session.run(None, feeds)[0], names, options.intra_op_num_threads, on_gpu)
 
 
 def _openvino_model(path: Path, threads: int | None) -> _Graph:
@@ -829,7 +829,7 @@ def _openvino_model(path: Path, threads: int | None) -> _Graph:
             request = local.request = compiled.create_infer_request()
         return np.array(request.infer(feeds)[0], copy=True)
 
-    return _Graph(run, names, threads)
+    return _Graph(run, names, threads or _cores())
 
 
 # -- LangChain adapter ------------------------------------------------------------------------
