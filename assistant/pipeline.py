@@ -37,7 +37,7 @@ from ingest.models import ReportMeta, Section
 from ingest.units import cut_units
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.store import ReportStore
+from vectorstore.store import ReportStore, open_store
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +78,7 @@ class Assistant:
     @classmethod
     def from_settings(cls, settings: Settings | None = None, *, backend: str | None = None) -> Assistant:
         settings = settings or Settings()
-        embedder = Embedder.load(settings.embedding_model, torch_threads=settings.torch_threads)
-        store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
+        store, embedder = open_store(settings)  # questions are embedded with the store's runtime
         assistant = cls(settings, store, embedder, backend=backend)
         assistant._owns_store = True
         return assistant

@@ -43,15 +43,30 @@ class Settings(BaseSettings):
         ),
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
+    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
+        default="auto",
+        description=(
+            "The runtime that computes embeddings for a new store: torch (sentence-transformers), onnx "
+            "(ONNX Runtime), onnx-int8 (ONNX Runtime, int8 matrix multiplications), openvino. 'auto': "
+            "torch in fp16 when torch sees a GPU, else onnx-int8 (bench/bench_embed.py). A store keeps "
+            "the runtime it was built with, and its questions are embedded with that one; "
+            "`ingest --rebuild` switches."
+        ),
+    )
+    embedding_device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="Where torch runs the model: 'auto' is the GPU (fp16) when torch sees one, else the CPU.",
+    )
     torch_threads: int | None = Field(
         default=1,
         ge=1,
+        validation_alias=AliasChoices("REPORTS_QA_EMBEDDING_THREADS", "REPORTS_QA_TORCH_THREADS", "torch_threads"),
         description=(
-            "Threads torch uses for the embedding model in this process (torch.set_num_threads); "
-            "'auto' is torch's default, one per core. 1 suits processes that answer askers: one short "
-            "question gains nothing from more, and processes that each take every core starve one "
-            "another (bench/bench_concurrency.py). Only an ingest on an otherwise idle machine gains "
-            "from more (bench/bench_ingest.py --torch-threads 1 2)."
+            "Threads the embedding runtime uses in this process (torch.set_num_threads, or the ONNX "
+            "Runtime / OpenVINO session's); 'auto' is one per core. 1 suits processes that answer "
+            "askers: one short question gains nothing from more, and processes that each take every "
+            "core starve one another (bench/bench_concurrency.py). Only an ingest on an otherwise idle "
+            "machine gains from more (bench/bench_ingest.py --torch-threads 1 2)."
         ),
     )
     collection: str = Field(
@@ -191,3 +206,8 @@ class Settings(BaseSettings):
     @cached_property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @cached_property
+    def runtime_dir(self) -> Path:
+        """Where embedding runtimes keep the model exported from its local folder (ONNX, int8)."""
+        return self.data_dir / "models" / "embeddings"

@@ -181,11 +181,11 @@ def sample_store(tmp_path_factory, embedder):
 def assistant(sample_store, embedder):
     """An extractive Assistant over the sample corpus, shared by the whole session."""
     from assistant import Assistant
-    from vectorstore.store import ReportStore
+    from vectorstore.store import open_store
 
     settings = Settings(data_dir=sample_store, backend="extractive")
-    store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
-    yield Assistant(settings, store, embedder)
+    store, store_embedder = open_store(settings)  # the runtime the store was built with (the default)
+    yield Assistant(settings, store, store_embedder)
     store.close()
 
 

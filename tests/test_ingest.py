@@ -61,13 +61,13 @@ def test_unknown_report_is_a_clear_error(sample_store, capsys):
     assert "north-somerset-2020-10-21-executive" in str(exc.value)
 
 
-def test_search_finds_the_passage_a_reader_expects(sample_store, embedder):
+def test_search_finds_the_passage_a_reader_expects(sample_store):
     from reports_qa.settings import Settings
-    from vectorstore.store import ReportStore
+    from vectorstore.store import open_store
 
+    store, embedder = open_store(Settings(data_dir=sample_store))  # the store's own runtime
     question = embedder.embed_query("matching children with their long-term carers")
-    with ReportStore.open(Settings(data_dir=sample_store), model_name=embedder.name,
-                          dimension=embedder.dimension) as store:
+    with store:
         top = store.query(question, k=3)
         in_ns = store.query(question, k=3, where={"report_id": "north-somerset-2020-10-21-executive"})
     meta, text, _ = top[0]

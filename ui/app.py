@@ -17,6 +17,7 @@ from ui.ask_page import ask_page
 from ui.eval_page import eval_page
 from ui.judgements_page import judgements_page
 from ui.library_page import library_page
+from ui.sources import md_text
 from vectorstore.store import StoreError
 
 PAGES = {
@@ -48,6 +49,9 @@ def main() -> None:
         st.header("reports-qa", anchor=False)
         page = st.radio("Page", list(PAGES), format_func=lambda p: f"{PAGES[p]} {p}", horizontal=True,
                         label_visibility="collapsed")
+        st.caption(md_text(f"Embeddings: {assistant.embedder.summary()}"),
+                   help="The runtime that embeds questions is the one the store was built with "
+                   "(REPORTS_QA_EMBEDDING_BACKEND chooses it for a new store).")
     try:
         if page == "Ask":
             ask_page(assistant, settings)

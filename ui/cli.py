@@ -21,6 +21,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["data_dir"] = args.data_dir
     if args.embedding_model:
         overrides["embedding_model"] = args.embedding_model
+    if args.embedding_backend:
+        overrides["embedding_backend"] = args.embedding_backend
     return Settings(**overrides)
 
 
@@ -343,8 +345,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     with _assistant(args) as assistant:
         answer = _answer(assistant, args.question, args)
+        embedding = assistant.embedder.describe()  # runtime, device, threads beside the timings
     if args.json:
-        _print_json(answer.to_dict())
+        _print_json({**answer.to_dict(), "embedding": embedding})
     else:
         print(format_answer(answer))
     return EXIT_OK
@@ -454,6 +457,12 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from ingest.judgements import AREA_ORDER, AREAS
+    from vectorstore.embeddings import RUNTIMES, describe_setting
+
+    try:
+        defaults = Settings()
+    except Exception:  # a bad REPORTS_QA_* value is reported when a command runs, not by --help
+        defaults = Settings.model_construct()
 
     parser = argparse.ArgumentParser(
         prog="reports-qa",
@@ -465,6 +474,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--data-dir", type=Path, help="where the store lives (REPORTS_QA_DATA_DIR)")
     parser.add_argument("--embedding-model", help="installed model package or folder (REPORTS_QA_EMBEDDING_MODEL)")
+    parser.add_argument("--embedding-backend", choices=("auto", *RUNTIMES),
+                        help="embedding runtime of a new store (REPORTS_QA_EMBEDDING_BACKEND; "
+                        f"{describe_setting(defaults.embedding_backend, defaults.embedding_device, defaults.torch_threads)}); "
+                        "a store keeps the runtime it was built with, --rebuild switches it")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 

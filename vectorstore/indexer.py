@@ -32,7 +32,7 @@ from ingest.units import cut_units
 from ingest.parse import parse_document
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
-from vectorstore.store import ReportRecord, ReportStore, StoreError
+from vectorstore.store import ReportRecord, ReportStore, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
@@ -79,8 +79,7 @@ class Indexer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexer:
-        embedder = Embedder.load(settings.embedding_model, torch_threads=settings.torch_threads)
-        store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
+        store, embedder = open_store(settings)  # the embedder runs the store's runtime
         return cls(store, embedder, settings)
 
     @property

@@ -63,6 +63,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ModelMismatchError",
+    "open_store",
     "ReportNotFoundError",
     "ReportRecord",
     "ReportStore",
@@ -270,6 +271,40 @@ def _close_client(client: ClientAPI) -> None:
         close()
 
 
+def open_store(settings: Settings) -> tuple[ReportStore, Any]:
+    """The store ``settings`` name, with an embedder for the runtime its vectors came from.
+
+    A store's vectors and its questions' vectors must come from one runtime (int8 vectors sit
+    about 0.99 cosine from torch's), so the store's record decides, whatever
+    ``REPORTS_QA_EMBEDDING_BACKEND`` says; a store without a record was built with torch. Only a
+    store with no vectors yet takes the configured runtime, or torch where that cannot be
+    prepared here. Switching an existing store is ``reports-qa ingest --rebuild``.
+    """
+    from vectorstore.embeddings import Embedder, resolve_device, resolve_runtime
+
+    base = Embedder.from_settings(settings, runtime="torch")  # tokenizer and dimension: the same on every runtime
+    wanted = resolve_runtime(settings.embedding_backend, resolve_device(settings.embedding_device))
+    store = ReportStore.open(settings, model_name=base.name, dimension=base.dimension, runtime=wanted)
+    try:
+        empty = store.chunk_count() == 0
+        runtime = wanted if empty else store.runtime
+        embedder = base if runtime == "torch" else Embedder.from_settings(settings, runtime=runtime)
+        if embedder.runtime != store.runtime:
+            if empty:
+                store.record_runtime(embedder.runtime)
+            else:  # the store's runtime cannot be prepared here: torch vectors are the nearest
+                log.warning("the store at %s was built with the %s runtime, which cannot run here (%s); "
+                            "embedding with %s", store.location, store.runtime, embedder.note, embedder.runtime)
+        elif settings.embedding_backend not in ("auto", store.runtime):
+            log.warning("the store at %s was built with the %s embedding runtime, so it is used, not %s; "
+                        "`reports-qa ingest --rebuild` rebuilds the store with %s",
+                        store.location, store.runtime, settings.embedding_backend, settings.embedding_backend)
+    except BaseException:
+        store.close()
+        raise
+    return store, embedder
+
+
 def _same_model(a: str, b: str) -> bool:
     """Package names compare as pip does (case, ``-``/``_``); folder paths compare exactly."""
 
@@ -329,7 +364,8 @@ def _batches(n: int, size: int) -> Iterator[slice]:
 class ReportStore:
     """Reports and their chunk vectors in two Chroma collections; see the module docstring."""
 
-    def __init__(self, client: ClientAPI, *, prefix: str, model_name: str, dimension: int, retries: int = 2) -> None:
+    def __init__(self, client: ClientAPI, *, prefix: str, model_name: str, dimension: int, retries: int = 2,
+                 runtime: str = "torch") -> None:
         if dimension < 1:
             raise ValueError("dimension must be positive")
         self.client = client
@@ -337,6 +373,7 @@ class ReportStore:
         self.prefix = prefix
         self.model_name = model_name
         self.dimension = int(dimension)
+        self.runtime = runtime  # a new store records this; an existing one's record replaces it
         self.location = self._describe_location(client)
         self.server_url = _server_url(client)  # None for an embedded store
         self.retries = retries
@@ -349,12 +386,15 @@ class ReportStore:
         self._by_id: tuple[str, dict[str, ReportRecord]] | None = None
 
     @classmethod
-    def open(cls, settings: Settings, *, model_name: str, dimension: int) -> ReportStore:
-        """The store named by ``settings``; raises ModelMismatchError for another model's store."""
+    def open(cls, settings: Settings, *, model_name: str, dimension: int, runtime: str = "torch") -> ReportStore:
+        """The store named by ``settings``; raises ModelMismatchError for another model's store.
+
+        ``runtime`` is recorded if the store is new; ``store.runtime`` is the one it records.
+        """
         client = make_client(settings)
         try:
             store = cls(client, prefix=settings.collection, model_name=model_name, dimension=dimension,
-                        retries=settings.chroma_retries)
+                        retries=settings.chroma_retries, runtime=runtime)
         except (ChromaError, OSError) as exc:  # embedded: a read-only folder fails on first write
             _close_client(client)
             if settings.chroma_url:
@@ -433,9 +473,12 @@ class ReportStore:
         # Cosine space via the "hnsw:space" metadata key: Chroma 1.5 still honours it, and the
         # `configuration={"hnsw": ...}` alternative records a "legacy" embedding function that
         # warns (DeprecationWarning) every time the collection is opened.
-        wanted = {"embedding_model": self.model_name, "dimension": self.dimension, "hnsw:space": "cosine"}
+        wanted = {"embedding_model": self.model_name, "dimension": self.dimension,
+                  "embedding_runtime": self.runtime, "hnsw:space": "cosine"}
         collection = self._open_collection(f"{self.prefix}_chunks", metadata=wanted)
         found = collection.metadata or {}
+        # Stores from before runtimes were recorded were all built with torch.
+        self.runtime = str(found.get("embedding_runtime") or "torch")
         stored_model, stored_dim = found.get("embedding_model"), found.get("dimension")
         if stored_model is None or stored_dim is None:
             raise StoreError(
@@ -594,6 +637,21 @@ class ReportStore:
 
     def chunk_count(self) -> int:
         return self._chunks.count()
+
+    def record_runtime(self, runtime: str) -> None:
+        """Record the embedding runtime of a store that holds no vectors yet (the one that runs here)."""
+        if runtime == self.runtime:
+            return
+        if self._chunks.count():
+            raise StoreError(f"the store at {self.location} holds vectors from the {self.runtime} runtime; "
+                             "rebuild it (`reports-qa ingest --rebuild`) to change runtime")
+        # Chroma refuses any change to the distance ("hnsw:") keys, even to the same value.
+        metadata = {k: v for k, v in (self._chunks.metadata or {}).items() if not k.startswith("hnsw:")}
+        try:
+            self._chunks.modify(metadata={**metadata, "embedding_runtime": runtime})
+        except (ChromaError, OSError) as exc:
+            raise self._write_failed(exc) from exc
+        self.runtime = runtime
 
     def all_chunks(self, report_ids: Sequence[str] | None = None) -> list[tuple[dict[str, Any], str]]:
         """Every current chunk (of ``report_ids``, if given) as (metadata, text): what keyword
