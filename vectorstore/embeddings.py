@@ -28,6 +28,7 @@ one forward pass.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import importlib
@@ -35,6 +36,7 @@ import importlib.util
 import logging
 import os
 import re
+import tempfile
 import threading
 import time
 import uuid
@@ -771,10 +773,13 @@ def _quantize(src: Path, dest: Path) -> None:
     level = quiet.level
     quiet.setLevel(max(level, _logging.ERROR))  # "consider pre-processing" warnings, not actionable
     try:
-        quantize_dynamic(
-            str(src), str(dest), weight_type=QuantType.QInt8, per_channel=True, reduce_range=True,
-            op_types_to_quantize=["MatMul"],
-        )
+        # The quantizer writes its shape-inference scratch files into the working directory:
+        # give it one of its own, beside the output.
+        with tempfile.TemporaryDirectory(dir=dest.parent) as scratch, contextlib.chdir(scratch):
+            quantize_dynamic(
+                str(src.resolve()), str(dest.resolve()), weight_type=QuantType.QInt8, per_channel=True,
+                reduce_range=True, op_types_to_quantize=["MatMul"],
+            )
     finally:
         quiet.setLevel(level)
 
