@@ -74,7 +74,7 @@ FROM_SETTINGS: Any = object()
 
 RUNTIMES = ("torch", "onnx", "onnx-int8", "openvino")
 # What `auto` means on a CPU (bench/bench_embed.py measured the runtimes against each other).
-CPU_DEFAULT_RUNTIME = "onnx-int8"
+CPU_DEFAULT_RUNTIME = "torch"
 # Most tokens (texts x the longest) in one forward pass of an exported graph on the CPU.
 TOKENS_PER_PASS = 256
 # Bump when the export or quantization recipe changes: its files are then written anew.
