@@ -17,15 +17,18 @@ from assistant.followup import resolve
 from assistant.models import Message, Passage
 from assistant.reading import Candidate, Reader
 
-_INLINE_TAG = re.compile(r"</?(?:sup|sub|b|i|em|strong|u|span)>", re.IGNORECASE)
+_INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]{0,9}(?:\s[^<>]{0,200})?/?>")  # any tag: report text is shown, never rendered
+_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^()\s]*(?:\([^()]*\)[^()\s]*)*\)")  # [words](target), ![alt](src)
 
 # Reads passages against a question: the Reader and every scored candidate.
 ReadFn = Callable[[str, Sequence[Passage]], tuple[Reader, list[Candidate]]]
 
 
 def _clean(text: str) -> str:
-    """Report text for reading: "1<sup>st</sup>" -> "1st". The quote keeps the original."""
-    return _INLINE_TAG.sub("", text)
+    """Report text for reading: "1<sup>st</sup>" -> "1st", markup and link targets left out
+    (a report's "<script>" or "![x](http://…)" is its text, not the answer's). The quote keeps
+    the original."""
+    return " ".join(_MD_LINK.sub(r"\1", _INLINE_TAG.sub("", text)).split())
 
 
 FRAMING_TITLE_WORDS = 8  # a framing line stays one short line (the verifier keeps lines of up to 20 words)

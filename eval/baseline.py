@@ -2,8 +2,9 @@
 
 Fixed 1000-character chunks with 200 overlap (cut at whitespace), dense-only top-4 with the same
 MiniLM model over the same reports, no sections, no council or year filters, no verification.
-It answers with the same extractive backend, so what the comparison measures is everything
-else: section-aware chunks, hybrid search, scope and verification.
+It answers with the same extractive backend and reading (its chunks' units cut and embedded
+when retrieved), so what the comparison measures is everything else: section-aware chunks,
+units at ingest, hybrid search, scope and verification.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
 from assistant.extractive import ExtractiveBackend
 from assistant.models import Answer, Citation, Message, Passage
-from ingest.models import ReportMeta
+from assistant.reading import Candidate, Reader, ReportUnits
+from ingest.models import ReportMeta, Section
+from ingest.units import cut_units
 from vectorstore.embeddings import Embedder
 
 
@@ -55,7 +59,25 @@ class NaiveBaseline:
                             start=start, end=end)
                 )
         self.vectors = np.array(embedder.embed([c.text for c in self.chunks]), dtype=np.float32)
-        self.extractive = ExtractiveBackend()
+        self.extractive = ExtractiveBackend(self._read)
+        self._units: dict[tuple[str, int], ReportUnits] = {}
+
+    def _read(self, question: str, passages: Sequence[Passage]) -> tuple[Reader, list[Candidate]]:
+        """Reading as the assistant does it, with each chunk's units cut and embedded when first
+        retrieved (the tutorial's chain has no units at ingest)."""
+        reader = Reader(question, self.embedder.embed_query(question), lambda term: 1.0)
+        candidates = []
+        for p in passages:
+            key = (p.report_id, p.start)
+            if key not in self._units:
+                section = Section(p.section_id, "heading", None, "", 1, None, (p.section,), 0, len(p.text), 0, len(p.text))
+                units = cut_units(p.text, [section])
+                units = [replace(u, start=u.start + p.start, end=u.end + p.start) for u in units]
+                text = " " * p.start + p.text  # offsets are the report's
+                vectors = self.embedder.embed([u.text_in(text) for u in units]) if units else []
+                self._units[key] = ReportUnits.of(text, {section.id: section}, units, vectors)
+            candidates += reader.candidates(p, self._units[key])
+        return reader, candidates
 
     def ask(self, question: str, history: list[Message] | None = None, **_: object) -> Answer:
         started = time.perf_counter()

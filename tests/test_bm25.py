@@ -60,8 +60,8 @@ def sample_chunks(parser) -> list[tuple[dict, str]]:
 
 
 def put(store, report, dimension: int = 384) -> None:
-    """Keyword search never reads vectors: a fixed unit vector per chunk spares ~40 s of embedding."""
-    store.put_report(report, [[1.0] + [0.0] * (dimension - 1)] * len(report.chunks))
+    """Keyword search never reads vectors: a fixed unit vector per chunk (and unit) spares ~40 s of embedding."""
+    store.put_report(report, [[1.0] + [0.0] * (dimension - 1)] * len(report.embed_texts()))
 
 
 def ranked(bm25: BM25, query: str, n: int = 40, allowed=None) -> list[tuple[object, float]]:

@@ -107,7 +107,10 @@ def llm(injected: tuple[Assistant, str], stub: StubServer, reply: str, question:
     assistant, _ = injected
     stub.reply = reply
     stub.requests.clear()
-    return Assistant(assistant.settings, assistant.store, assistant.embedder, backend=stub.backend()).ask(question)
+    # Every retrieved passage is shown (k of 12): reading would rank the injected ones last and
+    # leave them out of the k an LLM gets, and this tests what the verifier does when a model
+    # has seen them and obeyed.
+    return Assistant(assistant.settings, assistant.store, assistant.embedder, backend=stub.backend()).ask(question, k=12)
 
 
 def check(answer: Answer, injected: tuple[Assistant, str]) -> None:
