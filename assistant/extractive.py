@@ -17,18 +17,16 @@ from assistant.followup import resolve
 from assistant.models import Message, Passage
 from assistant.reading import Candidate, Reader
 
-_INLINE_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]{0,9}(?:\s[^<>]{0,200})?/?>")  # any tag: report text is shown, never rendered
-_MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^()\s]*(?:\([^()]*\)[^()\s]*)*\)")  # [words](target), ![alt](src)
+_INLINE_TAG = re.compile(r"</?(?:sup|sub|b|i|em|strong|u|span)>", re.IGNORECASE)
 
 # Reads passages against a question: the Reader and every scored candidate.
 ReadFn = Callable[[str, Sequence[Passage]], tuple[Reader, list[Candidate]]]
 
 
 def _clean(text: str) -> str:
-    """Report text for reading: "1<sup>st</sup>" -> "1st", markup and link targets left out
-    (a report's "<script>" or "![x](http://…)" is its text, not the answer's). The quote keeps
-    the original."""
-    return " ".join(_MD_LINK.sub(r"\1", _INLINE_TAG.sub("", text)).split())
+    """Report text for reading: "1<sup>st</sup>" -> "1st". The quote keeps the original; the app
+    shows everything else of it as text (ui/sources.md_text)."""
+    return _INLINE_TAG.sub("", text)
 
 
 FRAMING_TITLE_WORDS = 8  # a framing line stays one short line (the verifier keeps lines of up to 20 words)
@@ -41,16 +39,15 @@ def framing(passage: Passage, title: str) -> str:
     words = title.split()
     if len(words) > FRAMING_TITLE_WORDS:
         title = " ".join(words[:FRAMING_TITLE_WORDS]) + "…"
-    return f"From {where}, “{title}”:" if title else f"From {where}:"
+    return f"**From {where}, “{title}”:**" if title else f"**From {where}:**"
 
 
 def _title_of(candidate: Candidate) -> str:
-    """The heading a candidate sits under, as the passage names it."""
-    path = candidate.passage.section_path
-    for label in reversed(path):
-        stripped = re.sub(r"^[\s\d.()]+", "", label)
-        if stripped and not stripped[0].isdigit():
-            return stripped.rstrip(":")
+    """The heading a candidate sits under, as the report labels it ("2. Findings", "What needs
+    to improve"): the innermost section label with words, not a paragraph's bare number."""
+    for label in reversed(candidate.passage.section_path):
+        if re.sub(r"^[\s\d.()]+", "", label):
+            return label.rstrip(":")
     return ""
 
 

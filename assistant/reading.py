@@ -62,6 +62,14 @@ UNIT_FEATURES = ("sim", "head", "kw", "kw_head", "prior", "latest", "shape", "it
 LIST_FEATURES = ("label", "head", "mean_sim", "max_sim", "kw_label", "prior", "latest", "items")
 
 
+_MARKUP = re.compile(r"<[^<>]{0,200}>|!?\[[^\]]*\]\([^)]*\)|(?:https?://|www\.)\S+|javascript:\S+", re.IGNORECASE)
+
+
+def _mostly_markup(text: str) -> bool:
+    """More than half tags, links and addresses: page code pasted into a report, not a finding."""
+    return sum(len(m.group(0)) for m in _MARKUP.finditer(text)) * 2 > len(text)
+
+
 def ask_kind(question: str) -> AskKind:
     for kind, pattern in _FORMS:
         if pattern.search(question):
@@ -214,8 +222,8 @@ class Reader:
         for i in inside:
             unit = report.units[i]
             text = unit.text_in(report.text)
-            if unit.kind == "heading" or unit.shared or is_instruction(text):
-                continue  # a heading is a label, boilerplate is no finding, an instruction no source
+            if unit.kind == "heading" or unit.shared or is_instruction(text) or _mostly_markup(text):
+                continue  # a heading is a label, boilerplate no finding, an instruction or markup no source
             if self.kind in GATED and not self.shape(text):
                 continue  # "how many" is answered by a number, "when" by a date, "who" by a name
             head, kw_head = heads(unit.section_id)

@@ -69,12 +69,12 @@ def test_items_are_scored_with_the_heading_above_them(embedder, north_somerset):
 def test_a_list_question_gets_the_whole_list_from_one_report_and_it_verifies(embedder, north_somerset):
     improve = section_passage(north_somerset, "What needs to improve")
     r = reader(embedder, "What does North Somerset need to get better at?",
-               replace(default_weights(), answer_min=0.0, list_over_units=0.0))
+               replace(default_weights(), answer_min=0.0, sim_min=0.0, list_over_units=0.0))
     chosen = r.select(r.candidates(improve, north_somerset))
     assert chosen[0].is_list and [p.text for p in chosen[0].pieces] == NORTH_SOMERSET_IMPROVE
     draft = render(chosen[:1])
     lines = draft.splitlines()
-    assert lines[0] == "From North Somerset Council, Executive, 21 Oct 2020, “What needs to improve”:"
+    assert lines[0] == "**From North Somerset Council, Executive, 21 Oct 2020, “What needs to improve”:**"
     assert [line.rsplit(" [", 1)[0] for line in lines[1:]] == [f"- {item}" for item in NORTH_SOMERSET_IMPROVE]
     verified = verify(draft, [improve])
     assert verified.answered and len(verified.citations) == 1
@@ -104,5 +104,5 @@ def test_a_count_question_prefers_the_sentence_with_a_number(embedder):
 def test_the_framing_line_is_metadata_and_short():
     p = Passage(1, "r", "r.txt", "Dorset Council", None, "2025-05-09", "s1", "", "", ("x",), "t", 0, 1)
     line = framing(p, "The experiences and progress of children who need help and protection: outstanding")
-    assert line.startswith("From Dorset Council, 9 May 2025, “The experiences and progress of children who need…”")
+    assert line.startswith("**From Dorset Council, 9 May 2025, “The experiences and progress of children who need…”")
     assert len(line.split()) <= 20

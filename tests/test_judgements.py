@@ -171,14 +171,19 @@ def test_how_southends_grades_changed_between_2016_and_2019(assistant):
 
 
 def test_who_got_requires_improvement_for_help_and_protection(assistant):
+    """Across councils, each council's latest inspection (issue 16: unless the question names
+    years), with what the answer covers."""
     answer = assistant.ask("Who got Requires improvement for help and protection?")
     check_citations(answer)
     assert _council_years(answer) == {
         ("North Somerset Council", "2020"),
-        ("Southend-on-Sea Borough Council", "2016"),
         ("Southend-on-Sea Borough Council", "2019"),
     }
     assert "Swindon" not in answer.answer
+    assert "2 of the 3 councils whose grades for help and protection I hold" in answer.answer
+    assert "inspection years" in answer.answer
+    named = assistant.ask("Who got Requires improvement for help and protection in 2016?")
+    assert ("Southend-on-Sea Borough Council", "2016") in _council_years(named)
 
 
 def test_a_councils_grades_cite_each_judgement(assistant):
