@@ -165,8 +165,14 @@ def _lines(js: Sequence[Judgement], cite: Callable[[Judgement], str]) -> list[st
 
 def answer(query: GradeQuery, reports: Sequence[ReportMeta], rows: Sequence[tuple[ReportMeta, Judgement]],
            passage_for: PassageFor, *, compare: bool, years: Sequence[int] = (),
-           one_council: bool = False) -> GradeAnswer | None:
-    """The answer from records of ``reports``, or None when they hold no record that fits."""
+           one_council: bool = False, earlier_reports: Sequence[ReportMeta] = ()) -> GradeAnswer | None:
+    """The answer from records of ``reports``, or None when they hold no record that fits.
+
+    ``earlier_reports``: the councils' earlier reports, when ``reports`` are each council's
+    latest; who got a grade then is said after who has it now.
+    """
+    earlier_ids = {m.report_id for m in earlier_reports}
+    earlier_rows = [(m, j) for m, j in rows if m.report_id in earlier_ids and _matches_area(j, query.areas)]
     in_scope = {m.report_id for m in reports}
     every = [(m, j) for m, j in rows if m.report_id in in_scope]
     rows = [(m, j) for m, j in every if _matches_area(j, query.areas)]
@@ -193,7 +199,7 @@ def answer(query: GradeQuery, reports: Sequence[ReportMeta], rows: Sequence[tupl
         lines = _timeline(rows, cite, years)
     elif query.grades:
         # "Which councils were rated good?" means overall; "was Swindon rated good?" any area.
-        lines = _with_grade(query, rows, cite, query.areas or (() if one_council else ("overall",)))
+        lines = _with_grade(query, rows, cite, query.areas or (() if one_council else ("overall",)), earlier_rows)
     else:
         lines = _by_report(query, rows, cite)
     if not lines:
@@ -228,13 +234,16 @@ def _by_report(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]], 
 
 
 def _with_grade(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]], cite: _Citer,
-                areas: Sequence[str]) -> list[str]:
-    """Who got the grade(s) asked about; about one council, also its other grades; if nobody, the grades."""
+                areas: Sequence[str], earlier: Sequence[tuple[ReportMeta, Judgement]] = ()) -> list[str]:
+    """Who got the grade(s) asked about; about one council, also its other grades; if nobody, the
+    grades. ``earlier``: records of the councils' earlier reports, who got the grade(s) then."""
     wanted = set(query.grades)
     current = [(m, j) for m, j in rows if j.previous == query.previous and (not areas or _matches_area(j, areas))]
     if not current:
         return []
     hits = [(m, j) for m, j in current if j.grade in wanted]
+    before = [(m, j) for m, j in chronological_rows(earlier)
+              if j.previous == query.previous and (not areas or _matches_area(j, areas)) and j.grade in wanted]
     rest = [(m, j) for m, j in current if j.grade not in wanted]
     one_area = len({j.area for _, j in current}) == 1
     about = f" for {current[0][1].area_label.lower()}" if one_area else ""
@@ -254,14 +263,28 @@ def _with_grade(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]],
         framework = f" ({j.framework})" if j.framework else ""
         return f"- {m.council or m.source}, {_when(m, j)}{framework}:{area} {j.grade}{cite(m, j)}"
 
+    def earlier_lines() -> list[str]:  # cited after what comes before it, so markers run in order
+        return [f"At earlier inspections, rated {grades}{about}:", *(item(m, j) for m, j in before)] if before else []
+
     if not hits:
         # Not "records Outstanding": a grade nobody was given is not repeated back (it may be bait).
+        if before:
+            return [f"No council's latest inspection I hold gives that grade{about}; the grades recorded:",
+                    *(item(m, j) for m, j in rest), "", *earlier_lines()]
         return [f"No report I hold gives that grade{about}. The grades recorded:", *(item(m, j) for m, j in rest)]
-    header = f"Rated {grades}{about}" + (f" ({coverage}; years are inspection years)" if coverage else "")
+    latest = "; each council's latest inspection" if earlier else ""
+    header = f"Rated {grades}{about}" + (f" ({coverage}{latest}; years are inspection years)" if coverage else "")
     lines = [f"{header}:", *(item(m, j) for m, j in hits)]
     if rest and len({m.council for m, _ in current}) == 1:  # one council: its other grades help
         lines += ["Its other judgements:", *(item(m, j) for m, j in rest)]
+    if before:
+        lines += ["", *earlier_lines()]
     return lines
+
+
+def chronological_rows(rows: Sequence[tuple[ReportMeta, Judgement]]) -> list[tuple[ReportMeta, Judgement]]:
+    """Oldest inspection first, then council."""
+    return sorted(rows, key=lambda mj: (mj[1].inspection_year or 0, mj[0].council or mj[0].source))
 
 
 def _timeline(rows: Sequence[tuple[ReportMeta, Judgement]], cite: _Citer, within: Sequence[int] = ()) -> list[str]:

@@ -389,9 +389,11 @@ class Assistant:
                 graded_reports = scope.reports
                 if not scope.years and not scope.compare and not grade_query.previous:
                     graded_reports = latest_per_council(scope.reports)
+                earlier = [m for m in scope.reports if m not in graded_reports]
                 graded = grades.answer(grade_query, graded_reports, self.store.judgements(), self.judgement_passage,
                                        compare=scope.compare, years=scope.years,
-                                       one_council=len({m.council for m in scope.reports}) == 1)
+                                       one_council=len({m.council for m in scope.reports}) == 1,
+                                       earlier_reports=earlier)
             if graded is not None and not grade_query.why:
                 yield graded.text
                 yield Answer(

@@ -44,11 +44,15 @@ def test_what_needs_to_improve_in_north_somerset(assistant):
     answer = assistant.ask("What needs to improve in North Somerset?")
     check_citations(answer)
     assert answer.answered
-    assert bullets(answer) == NORTH_SOMERSET_IMPROVE
+    # Ofsted's six areas first, whole; the council's own lists of what is still to improve
+    # may follow, and nothing else.
+    assert bullets(answer)[:6] == NORTH_SOMERSET_IMPROVE
     assert answer.citations, "the six areas must be cited"
+    first, *rest = answer.citations
+    assert first.passage.section_path == ("1. Summary of Report", "What needs to improve")
     for c in answer.citations:
         assert c.passage.report_id == NS_ID
-        assert c.passage.section_path == ("1. Summary of Report", "What needs to improve")
+        assert "improve" in c.passage.section_path[-1].lower()
     assert answer.to_dict()["citations"][0]["section_path"] == "1. Summary of Report › What needs to improve"
 
 
