@@ -146,10 +146,6 @@ class Weights:
     list_over_units: float  # a list is preferred when its score is at least this share of the best unit's
     list_keep_ratio: float = 0.9  # another list is quoted too only when this close to the best list
     sim_min: float = 0.0  # a question no piece comes this close to in meaning is not answered
-    # The floor when no piece (nor its headings) holds any of the question's own words: meaning
-    # alone must then be clearly close ("the budget for road repairs" is near a council's
-    # improvement plans in meaning, and shares none of their words).
-    sim_min_unmatched: float = 0.0
     report_keep_ratio: float = 0.9  # in a comparison, a report speaks when its best is this close to the best
     earlier_margin: float = 1.0  # an earlier report answers instead of the latest only when its best is this much better
 
@@ -286,9 +282,7 @@ class Reader:
         best_unit = units[0].score if units else 0.0
         best_list = lists[0].score if lists else 0.0
         closest = max((c.features.get("sim", 0.0) for c in units), default=0.0)
-        matched = any(c.features.get("kw", 0.0) > 0 or c.features.get("kw_head", 0.0) > 0 for c in units)
-        floor = w.sim_min if matched else max(w.sim_min, w.sim_min_unmatched)
-        if max(best_unit, best_list) < w.answer_min or closest < floor:
+        if max(best_unit, best_list) < w.answer_min or closest < w.sim_min:
             return []
         if lists and best_list >= w.list_over_units * best_unit:
             pool, best, limit, ratio = lists, best_list, 3, w.list_keep_ratio

@@ -187,23 +187,16 @@ def search(samples: list[Sample], base: Weights, fixed: tuple[str, ...] = ()) ->
 
 
 def refusal_point(samples: list[Sample], weights: Weights) -> tuple[Weights, dict[str, float]]:
-    """The meaning floors: of the pairs (``sim_min``, ``sim_min_unmatched``) at which the tune
-    half's answerable questions are refused no more than ``MAX_FALSE_REFUSALS`` of the time, the
-    one that answers fewest unanswerable questions (then the best objective, then the lowest
-    floors). The tune set's unanswerable questions are near misses (a council's budget, a name
-    never given) that come as close in meaning as answerable ones, so the objective alone never
-    refuses; a question nothing in the reports comes near in meaning, or whose words the
-    nearest pieces do not hold, is refused below these floors."""
-    best, best_key = replace(weights, sim_min=0.0, sim_min_unmatched=0.0), None
-    for floor in np.arange(0.0, 0.51, 0.02):
-        for unmatched in np.arange(floor, 0.61, 0.02):
-            trial = replace(weights, sim_min=round(float(floor), 2), sim_min_unmatched=round(float(unmatched), 2))
-            got = replay(samples, trial)
-            if got["false_refusals"] > MAX_FALSE_REFUSALS:
-                continue
-            key = (-got["wrong_answers"], got["objective"])
-            if best_key is None or key > best_key:
-                best, best_key = trial, key
+    """The meaning floor: the highest at which the tune half's answerable questions are refused
+    no more than ``MAX_FALSE_REFUSALS`` of the time. The tune set's unanswerable questions are
+    near misses (a council's budget, a name never given) that come as close in meaning as
+    answerable ones, so the objective alone never refuses; a question nothing in the reports
+    comes near in meaning (road repairs) is refused below this floor."""
+    best = replace(weights, sim_min=0.0)
+    for floor in np.arange(0.0, 0.61, 0.01):
+        trial = replace(weights, sim_min=round(float(floor), 2))
+        if replay(samples, trial)["false_refusals"] <= MAX_FALSE_REFUSALS:
+            best = trial
     return best, replay(samples, best)
 
 
@@ -218,9 +211,7 @@ def thresholds(samples: list[Sample]) -> list[float]:
 def curve(samples: list[Sample], weights: Weights) -> list[dict[str, float]]:
     return [{"answer_min": t, **replay(samples, replace(weights, answer_min=t))} for t in thresholds(samples)] + [
         {"sim_min": f, **replay(samples, replace(weights, sim_min=f))}
-        for f in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)] + [
-        {"sim_min_unmatched": f, **replay(samples, replace(weights, sim_min_unmatched=f))}
-        for f in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5)]
+        for f in (0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5)]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -264,8 +255,7 @@ def _table(result: dict) -> str:
     lines = [f"{result['questions']} questions read from {result['set']}",
              f"before: {result['before']}", f"after:  {result['after']}", "weights: " + json.dumps(result["weights"]),
              "abstention curve (answer_min: false refusals of answerable / wrong answers to unanswerable, key-point recall):"]
-    lines += [f"  {next(k for k in ('answer_min', 'sim_min', 'sim_min_unmatched') if k in r)} "
-              f"{next(r[k] for k in ('answer_min', 'sim_min', 'sim_min_unmatched') if k in r):.4f}: "
+    lines += [f"  {'answer_min' if 'answer_min' in r else 'sim_min'} {r.get('answer_min', r.get('sim_min')):.4f}: "
               f"{r['false_refusals']:.2f} / {r['wrong_answers']:.2f}, {r['key_point_recall']:.3f}" for r in result["curve"]]
     if "written" in result:
         lines.append(f"written to {result['written']}")
