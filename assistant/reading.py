@@ -240,8 +240,8 @@ class Reader:
             if unit.list_id is not None:
                 lists.setdefault(unit.list_id, []).append(len(out) - 1)
         for members in lists.values():
-            if len(members) < 2 or self.kind in GATED:
-                continue
+            if len(members) < 2 or self.kind in GATED or self.kind == "reason":
+                continue  # a whole list answers "what" and "which"; "why" is answered by the sentences giving reasons
             items = [out[m] for m in members]
             first = items[0].pieces[0].unit
             label = first.label

@@ -170,7 +170,7 @@ def search(samples: list[Sample], base: Weights, fixed: tuple[str, ...] = ()) ->
         "max_units": [1, 2, 3, 4],
         "list_over_units": [1.2, 1.0, 0.85, 0.7, 0.5],
         "list_keep_ratio": [1.0, 0.95, 0.9, 0.8],
-        "report_keep_ratio": [0.95, 0.9, 0.8, 0.7, 0.6, 0.5],
+        "report_keep_ratio": [0.99, 0.98, 0.97, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5],
         "earlier_margin": [1.5, 1.3, 1.2, 1.15, 1.1, 1.05, 1.0],
     }
     best, best_figures = base, replay(samples, base)
