@@ -7,6 +7,7 @@ judgement each report states, with the grade it states, and nothing it does not 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -175,10 +176,15 @@ def test_who_got_requires_improvement_for_help_and_protection(assistant):
     years), with what the answer covers."""
     answer = assistant.ask("Who got Requires improvement for help and protection?")
     check_citations(answer)
-    assert _council_years(answer) == {
-        ("North Somerset Council", "2020"),
-        ("Southend-on-Sea Borough Council", "2019"),
-    }
+    now, _, then = answer.answer.partition("At earlier inspections")
+
+    def cited_in(part: str) -> set[tuple[str, str]]:
+        markers = {int(m) for m in re.findall(r"\[(\d+)\]", part)}
+        return _council_years(replace(answer, citations=[c for c in answer.citations if c.marker in markers]))
+
+    assert cited_in(now) == {("North Somerset Council", "2020"), ("Southend-on-Sea Borough Council", "2019")}
+    # Who got it before is said after, and cited: Southend's 2016 inspection.
+    assert cited_in(then) == {("Southend-on-Sea Borough Council", "2016")}
     assert "Swindon" not in answer.answer
     assert "2 of the 3 councils whose grades for help and protection I hold" in answer.answer
     assert "inspection years" in answer.answer
