@@ -33,6 +33,7 @@ from ingest.loaders import IngestError, load_bytes, load_document
 from ingest.metadata import extract_metadata, slugify
 from ingest.models import LoadedDocument, ParsedReport
 from ingest.parse import parse_document
+from reports_qa.memory import release_memory
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +173,10 @@ def _exit_with_parent(parent: int) -> None:
 
 def _run_in_worker(job: ParseJob) -> ParseOutcome:
     assert _worker is not None, "worker not initialised"
-    return parse_file(job, *_worker)
+    try:
+        return parse_file(job, *_worker)
+    finally:
+        release_memory()  # pypdf's peak for this file: see reports_qa.memory
 
 
 # -- in the main process ------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ingest.metadata import extract_metadata, report_id_for
 from ingest.models import LoadedDocument, ParsedReport, ReportMeta, content_hash
 from ingest.parse import parse_document
 from ingest.workers import ParseJob, ParseLimits, ParseOutcome, ParsePool, WordPieces, council_id, default_workers
+from reports_qa.memory import release_memory
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.lock import store_lock
@@ -282,17 +283,20 @@ class Indexer:
             report = self.parse(doc, report_id=report_id)
         if not report.chunks:
             raise IngestError(f"{name}: no text to index after removing page furniture")
-        progress.chunks_planned(name, len(report.chunks))
+        sections, chunks = len(report.sections), len(report.chunks)
+        progress.chunks_planned(name, chunks)
         vectors = self.embedder.embed(
             report.embed_texts(),
             batch_size=self.settings.embedding_batch_size,
             progress=progress.chunks_embedded,
         )
         self.store.put_report(report, vectors)
+        del vectors
+        release_memory()  # see reports_qa.memory: without it this process grows with every report
         status: Status = "replaced" if existing is not None else "ingested"
         message = "new version replaced the old one" if existing is not None else ""
-        return self._result(name, started, status, message, report_id=report_id, sections=len(report.sections),
-                            chunks=len(report.chunks), embedded=len(vectors))
+        return self._result(name, started, status, message, report_id=report_id, sections=sections,
+                            chunks=chunks, embedded=chunks)
 
     def _keep_upload(self, report_id: str, suffix: str, data: bytes) -> None:
         folder = self.settings.uploads_dir
