@@ -29,6 +29,7 @@ from typing import Any
 
 from ingest.chunker import TokenCounter
 from ingest.councils import lookup
+from ingest import loaders
 from ingest.loaders import IngestError, load_bytes, load_document
 from ingest.metadata import extract_metadata, slugify
 from ingest.models import LoadedDocument, ParsedReport
@@ -52,6 +53,7 @@ class ParseLimits:
     chunk_max_tokens: int
     chunk_overlap_tokens: int
     model_max_tokens: int
+    pdf_seconds: float = field(default_factory=lambda: loaders.MAX_PDF_SECONDS)  # as this process has it
 
 
 @dataclass(frozen=True)
@@ -159,6 +161,7 @@ _worker: tuple[TokenCounter, ParseLimits] | None = None
 def _init_worker(count_tokens: TokenCounter, limits: ParseLimits, parent: int) -> None:
     global _worker
     _worker = (count_tokens, limits)
+    loaders.MAX_PDF_SECONDS = limits.pdf_seconds
     # Ctrl-C reaches the whole process group: the main process stops the run, not each worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A main process killed outright (SIGKILL) cannot stop its workers: they notice and leave.
