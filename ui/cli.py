@@ -461,6 +461,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------------
 
 
+class _Paragraphs(argparse.HelpFormatter):
+    """Wraps a description paragraph by paragraph (blank lines between them are kept)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(super(_Paragraphs, self)._fill_text(p, width, indent) for p in text.split("\n\n"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ingest.judgements import AREA_ORDER, AREAS
 
@@ -479,7 +486,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "ingest", help="add report files or folders to the store",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Paragraphs,
         description="Parse, chunk, embed and store reports (txt, md, pdf, docx, html). "
         "Unchanged reports are skipped; a changed file replaces its old version whole. "
         "Exits 1 if any file failed, after ingesting all the others.\n\n"
