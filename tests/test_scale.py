@@ -294,3 +294,16 @@ def test_ingest_help_says_what_sets_the_speed(capsys):
     for said in ("REPORTS_QA_PARSE_WORKERS", "REPORTS_QA_TORCH_THREADS", "--prune", "only the rest is embedded",
                  "a second is refused"):
         assert said in out
+
+
+@pytest.mark.slow
+def test_the_whole_ofsted_folder_ingests_in_bounded_memory():
+    """All 160 real PDFs (20-40 minutes on 2 cores): peak memory of the ingest and its parse
+    processes together under 2 GB, and a second run embeds nothing."""
+    from bench.bench_corpus import run_ingest
+    from reports_qa.settings import PROJECT_ROOT
+
+    row = run_ingest(require_ofsted(), 1, PROJECT_ROOT)
+    assert row["peak_rss_mb"] < 2048, row
+    assert row["files"] == 160 and row["failed"] == 1  # the web page saved as a PDF
+    assert row["embedded_again"] == 0 and row["unchanged_again"] == 159
