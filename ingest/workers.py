@@ -233,9 +233,16 @@ class ParsePool:
         if not self.workers:
             self._pending.append((job, None))
             return
-        if job.path is not None:  # a worker reads the file itself: its bytes need not cross the pipe
-            job = replace(job, data=None)
-        self._pending.append((job, self._pool().submit(_run_in_worker, job)))
+        try:
+            future = self._pool().submit(_run_in_worker, replace(job, data=None) if job.path is not None else job)
+        except (RuntimeError, OSError) as exc:
+            # e.g. a script without ``if __name__ == "__main__":`` cannot spawn processes
+            log.warning("cannot start parse processes (%s); parsing in this process", " ".join(str(exc).split()))
+            self._shutdown()
+            self.workers = 0
+            self._pending.append((job, None))
+            return
+        self._pending.append((job, future))  # the worker reads a file itself: its bytes need not cross the pipe
 
     def next(self) -> ParseOutcome:
         """The outcome of the oldest job submitted."""

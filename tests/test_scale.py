@@ -125,6 +125,22 @@ def test_a_parse_process_that_dies_loses_no_file(settings, embedder, caplog):
     assert all(len(o.report.chunks) > 40 for o in outcomes)
 
 
+def test_where_processes_cannot_start_files_are_parsed_here(settings, embedder, monkeypatch, caplog):
+    """A script without ``if __name__ == "__main__":`` cannot spawn workers: ingest still
+    reads every file, in its own process."""
+    def refuse(self):
+        raise RuntimeError("An attempt has been made to start a new process before the current process has finished")
+
+    monkeypatch.setattr(ParsePool, "_pool", refuse)
+    path = require_ofsted() / NE_LINCS
+    with ParsePool(1, WordPieces.of(embedder), limits(settings, embedder)) as pool:
+        pool.submit(ParseJob(0, path.name, path=str(path), report_id="r0"))
+        pool.submit(ParseJob(1, path.name, path=str(path), report_id="r1"))
+        outcomes = [pool.next(), pool.next()]
+    assert pool.workers == 0 and "cannot start parse processes" in caplog.text
+    assert [(o.error, o.report.meta.report_id) for o in outcomes] == [(None, "r0"), (None, "r1")]
+
+
 def _children(pid: int) -> list[int]:
     kids = []
     for entry in Path("/proc").iterdir():
