@@ -27,9 +27,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ingest import loaders
 from ingest.chunker import TokenCounter
 from ingest.councils import lookup
-from ingest import loaders
 from ingest.loaders import IngestError, load_bytes, load_document
 from ingest.metadata import extract_metadata, slugify
 from ingest.models import LoadedDocument, ParsedReport
@@ -38,9 +38,9 @@ from reports_qa.memory import release_memory
 
 log = logging.getLogger(__name__)
 
-# A worker is replaced after this many files: pypdf's peak allocations on a large PDF stay
-# with the process (the C allocator keeps freed memory), so a worker's size would creep up over
-# a long run. Starting one costs about a second, against some 80 s of parsing 50 files.
+# A worker is replaced after this many files, so that nothing a PDF library keeps (caches, or
+# memory the C allocator holds despite ``release_memory``) can pile up over a long run. Starting
+# one costs about a second, against some 80 s of parsing 50 files.
 TASKS_PER_WORKER = 50
 
 

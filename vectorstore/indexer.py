@@ -116,7 +116,7 @@ class Indexer:
 
         Files are read and parsed in worker processes while this one embeds and writes
         (``REPORTS_QA_PARSE_WORKERS``); results come in the order the files were listed.
-        ``prune``: first remove the reports whose files under ``paths`` are gone (``prune``).
+        ``prune``: first remove the reports whose files under ``paths`` are gone (``prune_reports``).
         Holds the store's write lock throughout: a second writer is refused (StoreBusyError).
         """
         paths = list(paths)
