@@ -307,7 +307,7 @@ def test_ingest_help_says_what_sets_the_speed(capsys):
     with pytest.raises(SystemExit):
         main(["ingest", "--help"])
     out = " ".join(capsys.readouterr().out.split())
-    for said in ("REPORTS_QA_PARSE_WORKERS", "REPORTS_QA_TORCH_THREADS", "--prune", "only the rest is embedded",
+    for said in ("REPORTS_QA_PARSE_WORKERS", "REPORTS_QA_EMBEDDING_THREADS", "--prune", "only the rest is embedded",
                  "a second is refused"):
         assert said in out
 
