@@ -554,6 +554,10 @@ def _load_pdf(data: bytes, name: str, limit: int) -> LoadedDocument:
 
 
 _PDF_HINT = "it may be damaged or incomplete, try downloading it again"
+# What a web page starts with (an error page or a login page a download saved instead of the
+# PDF): a doctype or one of the tags every page opens with, after at most some blank space.
+_WEB_PAGE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|meta|title)\b",
+                       re.IGNORECASE | re.DOTALL)
 
 
 def _pdf_error(name: str, exc: Exception) -> UnreadableFile:
@@ -595,6 +599,9 @@ def _read_pdf(data: bytes, name: str, limit: int) -> LoadedDocument:
     from pypdf.errors import DependencyError
 
     if b"%PDF-" not in data[:1024]:
+        if _WEB_PAGE.search(data[:4096]):  # a failed download, saved under the PDF's name
+            raise UnreadableFile(f"{name} is a saved web page (HTML), not a PDF: download the PDF again "
+                                 "(or rename it to .html to ingest the page itself)")
         raise UnreadableFile(f"{name} is not a readable PDF (no PDF header); {_PDF_HINT}")
     reader = PdfReader(io.BytesIO(data), strict=False)
     if reader.is_encrypted:

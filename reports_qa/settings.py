@@ -69,6 +69,16 @@ class Settings(BaseSettings):
             "machine gains from more (bench/bench_ingest.py --torch-threads 1 2)."
         ),
     )
+    parse_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=64,
+        description=(
+            "Processes that read and parse files while the main process embeds (pypdf is pure Python, "
+            "so in the embedding process it would take the model's time). 'auto' (the default): one per "
+            "four cores, one to four; 0 reads and parses in the main process, one file after another."
+        ),
+    )
     collection: str = Field(
         default="reports",
         min_length=3,
@@ -186,10 +196,11 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a Chroma server URL; expected http[s]://host[:port]")
         return value.strip().rstrip("/")
 
-    @field_validator("torch_threads", mode="before")
+    @field_validator("torch_threads", "parse_workers", mode="before")
     @classmethod
-    def _auto_threads(cls, value: object) -> object:
-        """'auto' (or empty) leaves torch's own default: one thread per core."""
+    def _auto(cls, value: object) -> object:
+        """'auto' (or empty) is None: torch's own default (one thread per core), or the
+        default number of parse processes."""
         if isinstance(value, str) and value.strip().lower() in ("", "auto"):
             return None
         return value

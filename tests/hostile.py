@@ -397,7 +397,7 @@ def write_hostile_folder(
     s.add("truncated.pdf", real[: len(real) // 2], "half a PDF", "failed", reason=("not a readable PDF",))
     s.add("header-only.pdf", b"%PDF-1.7\n", "just a header", "failed", reason=("not a readable PDF",))
     s.add("not-a-pdf.pdf", b"<html><body>404 Not Found</body></html>", "an error page named .pdf", "failed",
-          reason=("no PDF header",))
+          reason=("saved web page (HTML), not a PDF",))
     s.add("locked-rc4.pdf", pdf_text(["Confidential minutes"], owner="owner-secret", user="hunter2"),
           "fpdf2 RC4 encryption with a user password", "failed", reason=("password-protected",))
     s.add("locked-aes.pdf", pdf_text(["Confidential minutes"], owner="owner-secret", user="hunter2", aes=True),

@@ -137,18 +137,31 @@ def test_example_questions_on_an_empty_conversation(app):
     assert not [b for b in app.button if b.key and b.key.startswith("example-")]
 
 
+def select_row(at: AppTest, index: int, table: int = 0) -> AppTest:
+    """Select a table row as a reader's click does: through the table's selection state."""
+    at.session_state[at.dataframe[table].key] = {"selection": {"rows": [index]}}
+    at.run()
+    assert not at.exception
+    return at
+
+
+def library_table(at: AppTest):
+    return at.dataframe[0].value
+
+
 def test_library_lists_the_reports_with_their_section_trees(app):
     page(app, "Library")
-    rows = app.dataframe[0].value
+    rows = library_table(app)
     assert len(rows) == 5 and set(rows["council"]) >= {"Swindon Borough Council", "London Borough of Southwark"}
-    labels = [visible(e.label) for e in app.expander]
-    assert any(label.startswith("North Somerset Council — Executive, 2020-10-21") for label in labels)
-    assert "What needs to improve" in " ".join(c.value for c in app.code)
+    assert not app.code  # a tree shows once its report is selected
+    select_row(app, list(rows["council"]).index("North Somerset Council"))
+    assert any(visible(m.value).startswith("**North Somerset Council — Executive, 2020-10-21") for m in app.markdown)
+    assert "What needs to improve" in app.code[0].value
 
 
 def test_upload_adds_good_files_and_explains_bad_ones(empty_app, settings):
     at = page(empty_app, "Library")
-    assert len(at.dataframe[0].value) == 0
+    assert not at.dataframe and "No reports yet" in at.info[0].value
     at.file_uploader[0].set_value([
         ("../../etc/North Somerset Library Review.txt", SAMPLE_TEXT.encode(), "text/plain"),
         ("empty.txt", b"", "text/plain"),
@@ -163,16 +176,16 @@ def test_upload_adds_good_files_and_explains_bad_ones(empty_app, settings):
     problems = visible(at.error[0].value)
     assert "empty.txt is empty (0 bytes)" in problems
     assert "notes.txt looks like a binary file" in problems and "setup.exe: unsupported file type '.exe'" in problems
-    assert list(at.dataframe[0].value["file"]) == ["North Somerset Library Review.txt"]
+    assert list(library_table(at)["file"]) == ["North Somerset Library Review.txt"]
     # Kept under a name we chose, inside the uploads folder, whatever the browser sent.
     assert [p.name for p in settings.uploads_dir.iterdir()] == ["north-somerset-library-review.txt"]
     assert (settings.uploads_dir / "north-somerset-library-review.txt").read_text() == SAMPLE_TEXT
     assert at.file_uploader[0].value in (None, [])  # a fresh uploader for the next files
 
-    at.selectbox[0].set_value("north-somerset-library-review").run()
-    next(b for b in at.button if b.label.startswith("Remove")).click().run()
+    select_row(at, 0)
+    next(b for b in at.button if b.label == "Remove north-somerset-library-review").click().run()
     assert not at.exception
-    assert len(at.dataframe[0].value) == 0
+    assert "No reports yet" in at.info[0].value
     assert list(settings.uploads_dir.iterdir()) == []
 
 
@@ -183,7 +196,86 @@ def test_upload_over_the_size_limit_is_refused_with_the_limit(settings, store, m
     at.file_uploader[0].set_value(("big.txt", SAMPLE_TEXT.encode() * 2, "text/plain")).run()
     next(b for b in at.button if b.label.startswith("Ingest")).click().run()
     assert "big.txt" in visible(at.error[0].value) and "limit" in at.error[0].value
-    assert len(at.dataframe[0].value) == 0
+    assert "No reports yet" in at.info[0].value  # nothing went in
+    assert [r["status"] for r in at.dataframe[0].value.to_dict("records")] == ["failed"]
+
+
+COUNCILS = ["Dorset Council", "Medway Council", "Swindon Borough Council", "Trafford Council", "Wiltshire Council"]
+
+
+@pytest.fixture
+def big_library(settings, store, make_report):
+    """230 reports (46 per council; every seventh an inspection report), stored with made-up
+    vectors: the Library page only lists them."""
+    import random
+
+    rng = random.Random(16)
+    for i in range(230):
+        council = COUNCILS[i % 5]
+        inspection = i % 7 == 0
+        report = make_report(SAMPLE_TEXT + f"\nAppendix {i}.\n", report_id=f"report-{i:03d}", council=council,
+                             meeting=None if inspection else "Cabinet",
+                             title=f"Inspection of children's services {i}" if inspection else f"Budget {i}",
+                             date=f"{2010 + i % 15}-0{1 + i % 9}-1{i % 10}")
+        report.chunks = report.chunks[:1]  # one chunk each is enough to list them, and quicker to store
+        store.put_report(report, [[rng.random() for _ in range(store.dimension)] for _ in report.chunks])
+    store.close()
+    return settings
+
+
+def test_the_library_stays_usable_with_hundreds_of_reports(big_library, monkeypatch):
+    at = page(open_app(big_library.data_dir, monkeypatch), "Library")
+    assert len(library_table(at)) == 50
+    assert "Reports 1–50 of 230." in at.caption[0].value
+    pager = next(n for n in at.number_input if n.label == "Page (of 5)")
+    pager.set_value(5).run()
+    assert len(library_table(at)) == 30 and "Reports 201–230 of 230." in at.caption[0].value
+
+    search = next(t for t in at.text_input if t.label == "Search")
+    search.set_value("BUDGET 10").run()  # every word, in any case, in the title, council, file name or id
+    found = library_table(at)
+    assert len(found) == len([i for i in range(230) if i % 7 and "10" in f"{i:03d}"]) > 5
+    assert all(t.startswith("Budget ") for t in found["title"])
+    assert "(of 230 held)" in at.caption[0].value and not [n for n in at.number_input if n.label.startswith("Page")]
+    next(t for t in at.text_input if t.label == "Search").set_value("").run()
+
+    next(m for m in at.multiselect if m.label == "Council").set_value(["Medway Council"]).run()
+    assert len(library_table(at)) == 46 and set(library_table(at)["council"]) == {"Medway Council"}
+    kind = next(m for m in at.multiselect if m.label == "Kind")
+    assert kind.options == ["Committee report", "Inspection report"]
+    kind.set_value(["Inspection report"]).run()
+    rows = library_table(at)
+    assert sorted(rows["title"]) == sorted(f"Inspection of children's services {i}" for i in (21, 56, 91, 126, 161, 196))
+    assert set(rows["kind"]) == {"Inspection report"}
+    select_row(at, 0)
+    assert "1. Summary of Report" in at.code[0].value
+
+
+def test_an_upload_while_another_process_ingests_is_refused_and_says_so(empty_app, settings):
+    """The store's write lock, held by another process, refuses the app's upload with that
+    process named; nothing is added."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom reports_qa.settings import Settings\n"
+         "from vectorstore.lock import store_lock\n"
+         f"with store_lock(Settings(data_dir={str(settings.data_dir)!r}), 'ingest'):\n"
+         "    print('locked', flush=True); time.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        at = page(empty_app, "Library")
+        at.file_uploader[0].set_value([("Review.txt", SAMPLE_TEXT.encode(), "text/plain")]).run()
+        next(b for b in at.button if b.label == "Ingest 1 file(s)").click().run()
+        assert not at.exception
+        said = visible(at.error[0].value)
+        assert f"another ingest (process {holder.pid}) is writing to the store" in said
+        assert "this upload was not started" in said
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not list(settings.uploads_dir.glob("*")) if settings.uploads_dir.exists() else True
 
 
 def test_evaluation_page_runs_a_question_set(app):

@@ -279,8 +279,26 @@ def test_truncated_pdf(tmp_path: Path, keep: float) -> None:
 
 
 def test_pdf_that_is_not_a_pdf(tmp_path: Path) -> None:
-    err = _error(_write(tmp_path / "page.pdf", b"<html><body>Error 404</body></html>"))
-    assert str(err).startswith("page.pdf is not a readable PDF (no PDF header)")
+    err = _error(_write(tmp_path / "data.pdf", b"Error 404: not found"))
+    assert str(err).startswith("data.pdf is not a readable PDF (no PDF header)")
+
+
+@pytest.mark.parametrize("page", [
+    b"<html><body>Error 404</body></html>",
+    b"\xef\xbb\xbf\n  <!-- saved from url=(0042)https://example.org -->\n<!DOCTYPE html>\n<html lang='en'>",
+    b"<HEAD><TITLE>Sign in</TITLE></HEAD>",
+])
+def test_a_web_page_saved_as_pdf_says_so(tmp_path: Path, page: bytes) -> None:
+    err = _error(_write(tmp_path / "page.pdf", page))
+    assert str(err) == ("page.pdf is a saved web page (HTML), not a PDF: download the PDF again "
+                        "(or rename it to .html to ingest the page itself)")
+
+
+def test_the_real_saved_web_page_in_the_ofsted_corpus_says_so() -> None:
+    from tests.ofsted import HTML_AS_PDF, require_ofsted
+
+    err = _error(require_ofsted() / HTML_AS_PDF)
+    assert str(err).startswith("children's services inspection - 10 august 2012.pdf is a saved web page (HTML)")
 
 
 def test_pdf_garbage_after_header(tmp_path: Path) -> None:

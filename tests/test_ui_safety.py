@@ -27,7 +27,7 @@ from markdown_it import MarkdownIt
 from streamlit.testing.v1 import AppTest
 
 from tests import browser
-from tests.test_app import html_with, open_app, page, visible
+from tests.test_app import html_with, open_app, page, select_row, visible
 from ui.sources import answer_markdown, md_text
 
 # A council report as an attacker (or a careless copy-paste) might write it. Its heading and its
@@ -193,8 +193,8 @@ def hostile_app(settings, store, monkeypatch) -> AppTest:
 
 
 def test_the_app_shows_a_hostile_report_as_text(hostile_app: AppTest) -> None:
-    at = hostile_app
-    [label] = [e.label for e in at.expander]
+    at = select_row(hostile_app, 0)  # the Library shows a selected report's heading and tree
+    [label] = [m.value for m in at.markdown if "Council not known" in visible(m.value)]
     assert_shown_as_text(label, f"Council not known — Cabinet, 2021-03-03: {TITLE}")
 
     at = page(at, "Ask")

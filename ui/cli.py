@@ -23,6 +23,9 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["embedding_model"] = args.embedding_model
     if args.embedding_backend:
         overrides["embedding_backend"] = args.embedding_backend
+    for name in ("parse_workers", "torch_threads"):  # ingest's own flags
+        if getattr(args, name, None) is not None:
+            overrides[name] = getattr(args, name)
     return Settings(**overrides)
 
 
@@ -34,61 +37,114 @@ def _print_json(data: object) -> None:
 # --- ingest -------------------------------------------------------------------------------------
 
 
+class _Bar:  # an IngestProgress
+    """One bar across all files with a time estimate: a file counts whole once done, and by
+    its chunks embedded while it embeds (unchanged files go by at once; the estimate follows
+    the recent pace)."""
+
+    def __init__(self, progress) -> None:
+        self.progress = progress
+        self.task = progress.add_task("", total=None, files="", detail="")
+        self.done = self.planned = self.embedded = self.total = 0
+
+    def file_started(self, source: str, index: int, total: int) -> None:
+        self.total = total
+        self._show(source, detail="")
+
+    def chunks_planned(self, source: str, n: int) -> None:
+        self.planned, self.embedded = n, 0
+        self._show(source, detail=f"embedding 0/{n} chunks")
+
+    def chunks_embedded(self, n: int) -> None:
+        self.embedded += n
+        self._show(None, detail=f"embedding {self.embedded}/{self.planned} chunks")
+
+    def file_done(self, result) -> None:
+        self.done += 1
+        self.planned = self.embedded = 0
+        self._show(None, detail="")
+
+    def _show(self, source: str | None, detail: str) -> None:
+        within = self.embedded / self.planned if self.planned else 0.0
+        fields = {"files": f"{self.done}/{self.total} files", "detail": detail}
+        if source is not None:
+            fields["description"] = source  # shown as text: the column has markup off
+        self.progress.update(self.task, total=self.total, completed=self.done + within, **fields)
+
+
+def _ingest_progress(console, disable: bool):
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.table import Column
+
+    name = Column(width=36, no_wrap=True, overflow="ellipsis")
+    return Progress(
+        TextColumn("{task.description}", markup=False, table_column=name), BarColumn(),
+        TextColumn("{task.fields[files]}"), TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(),
+        TextColumn("{task.fields[detail]}", markup=False),
+        console=console, transient=True, disable=disable,
+    )
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-    from rich.table import Table
 
-    from vectorstore.indexer import Indexer, IngestProgress, IngestResult
+    from vectorstore.indexer import Indexer
+    from vectorstore.lock import store_lock
     from vectorstore.store import ReportStore
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [SAMPLE_REPORTS_DIR]
     console = Console(stderr=True)
-    if args.rebuild:
-        ReportStore.drop(settings)
-    with console.status("Loading the embedding model…"):
-        indexer = Indexer.from_settings(settings)
-
-    class Bar(IngestProgress):
-        def __init__(self, progress: Progress) -> None:
-            self.progress = progress
-            self.files = progress.add_task("files", total=None)
-            self.chunks = progress.add_task("chunks", total=0, visible=False)
-
-        def file_started(self, source: str, index: int, total: int) -> None:
-            self.progress.update(self.files, total=total, description=f"[bold]{source}")
-
-        def chunks_planned(self, source: str, n: int) -> None:
-            self.progress.reset(self.chunks, total=n, visible=True, description="  embedding chunks")
-
-        def chunks_embedded(self, n: int) -> None:
-            self.progress.advance(self.chunks, n)
-
-        def file_done(self, result: IngestResult) -> None:
-            self.progress.advance(self.files)
-            self.progress.update(self.chunks, visible=False)
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with indexer.store, Progress(*columns, console=console, transient=True, disable=args.json) as progress:
-        results = indexer.ingest_paths(paths, Bar(progress))
-
+    with store_lock(settings, "ingest"):  # before the model loads: a second ingest is refused at once
+        if args.rebuild:
+            ReportStore.drop(settings)
+        with console.status("Loading the embedding model…"):
+            indexer = Indexer.from_settings(settings)
+        with indexer.store, _ingest_progress(console, disable=args.json) as progress:
+            results = indexer.ingest_paths(paths, _Bar(progress), prune=args.prune)
+    _print_results(results, args, f"Ingested into {settings.chroma_path}")
     failed = [r for r in results if not r.ok]
+    return EXIT_FAILED if failed or not results else EXIT_OK
+
+
+STATUSES = ("ingested", "replaced", "unchanged", "duplicate", "pruned", "failed")
+
+
+def _print_results(results, args: argparse.Namespace, title: str, empty: str = "no report files found") -> None:
+    """The per-file results as a table and a count of each status, or ``--json``: one object per file."""
+    from rich.console import Console
+    from rich.table import Table
+
     if args.json:
         _print_json([r.to_dict() for r in results])
-    else:
-        table = Table(title=f"Ingested into {settings.chroma_path}")
-        for col in ("file", "status", "sections", "chunks", "seconds", "reason"):
-            table.add_column(col, overflow="fold")
-        style = {"failed": "red", "unchanged": "dim", "duplicate": "yellow"}
-        for r in results:  # the report id is the file name's stem; `reports` lists it
-            # File names and reasons are the user's text: rich_text keeps "[/]" and escapes in them inert.
-            table.add_row(rich_text(r.source), f"[{style.get(r.status, 'green')}]{r.status}",
-                          str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", rich_text(r.message))
+        return
+    table = Table(title=title)
+    for col in ("file", "status", "sections", "chunks", "seconds", "reason"):
+        table.add_column(col, overflow="fold")
+    style = {"failed": "red", "unchanged": "dim", "duplicate": "yellow", "pruned": "magenta"}
+    for r in results:  # the report id is the file name's stem; `reports` lists it
+        # File names and reasons are the user's text: rich_text keeps "[/]" and escapes in them inert.
+        table.add_row(rich_text(r.source), f"[{style.get(r.status, 'green')}]{r.status}",
+                      str(r.sections or ""), str(r.chunks or ""), f"{r.seconds:.1f}", rich_text(r.message))
+    if results:
         Console().print(table)
-        counts = {s: sum(r.status == s for r in results) for s in ("ingested", "replaced", "unchanged", "duplicate", "failed")}
-        Console().print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no report files found")
-    return EXIT_FAILED if failed or not results else EXIT_OK
+    counts = {s: sum(r.status == s for r in results) for s in STATUSES}
+    Console().print(", ".join(f"{n} {s}" for s, n in counts.items() if n) or empty)
+
+
+def cmd_prune(args: argparse.Namespace) -> int:
+    from vectorstore.indexer import prune_reports
+
+    missing = [p for p in args.paths if not Path(p).exists()]
+    if missing:  # a folder that is not there (a share not mounted, a typo) must not empty the store
+        print(plain(f"error: no such file or folder: {', '.join(missing)}; nothing pruned"), file=sys.stderr)
+        return EXIT_FAILED
+    settings = _settings(args)
+    with _open_store(args) as store:
+        results = prune_reports(store, settings, [Path(p) for p in args.paths] or None, dry_run=args.dry_run)
+    title = "Would prune (dry run)" if args.dry_run else "Pruned"
+    _print_results(results, args, title, empty="nothing to prune: every report's file is there")
+    return EXIT_OK
 
 
 # --- reports, sections, remove ------------------------------------------------------------------
@@ -197,8 +253,9 @@ def cmd_sections(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     from vectorstore.indexer import remove_report
+    from vectorstore.lock import store_lock
 
-    with _open_store(args) as store:
+    with store_lock(_settings(args), "remove"), _open_store(args) as store:
         record = _resolve(store, args.report)
         remove_report(store, _settings(args), record.meta.report_id)
     print(plain(f"removed {record.meta.report_id} ({record.meta.source})"))
@@ -455,6 +512,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
 # --- parser -------------------------------------------------------------------------------------
 
 
+class _Paragraphs(argparse.HelpFormatter):
+    """Wraps a description paragraph by paragraph (blank lines between them are kept)."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        return "\n\n".join(super(_Paragraphs, self)._fill_text(p, width, indent) for p in text.split("\n\n"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from ingest.judgements import AREA_ORDER, AREAS
     from vectorstore.embeddings import RUNTIMES, describe_setting
@@ -481,14 +545,43 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv for debug)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("ingest", help="add report files or folders to the store",
-                       description="Parse, chunk, embed and store reports (txt, md, pdf, docx, html). "
-                       "Unchanged reports are skipped; a changed file replaces its old version whole. "
-                       "Exits 1 if any file failed, after ingesting all the others.")
+    p = sub.add_parser(
+        "ingest", help="add report files or folders to the store",
+        formatter_class=_Paragraphs,
+        description="Parse, chunk, embed and store reports (txt, md, pdf, docx, html). "
+        "Unchanged reports are skipped; a changed file replaces its old version whole. "
+        "Exits 1 if any file failed, after ingesting all the others.\n\n"
+        "Files are read and parsed in separate processes while this one embeds, so a large folder takes "
+        "about as long as the slower of the two. A run that is stopped (Ctrl-C, a crash, SIGKILL) keeps "
+        "every report it finished: run it again and only the rest is embedded. One ingest at a time may "
+        "write an embedded store: a second is refused with a message naming the first (a Chroma server, "
+        "REPORTS_QA_CHROMA_URL, serialises writers itself).\n\n"
+        "Speed: --parse-workers (REPORTS_QA_PARSE_WORKERS) sets the parse processes, default auto: one per "
+        "four cores, one to four (0: parse in this process, one file after another). --torch-threads "
+        "(REPORTS_QA_EMBEDDING_THREADS) sets the model's threads, default 1; on a machine doing nothing else, "
+        "'auto' (one per core) embeds faster.",
+    )
     p.add_argument("paths", nargs="*", help=f"files or folders (default: the sample reports in {SAMPLE_REPORTS_DIR})")
     p.add_argument("--rebuild", action="store_true", help="drop the store first (e.g. after changing the embedding model)")
+    p.add_argument("--prune", action="store_true",
+                   help="first remove the stored reports whose files under PATHs are gone (see `prune`)")
+    p.add_argument("--parse-workers", metavar="N|auto",
+                   help="processes reading and parsing files while this one embeds (REPORTS_QA_PARSE_WORKERS)")
+    p.add_argument("--torch-threads", metavar="N|auto",
+                   help="threads the embedding runtime uses (REPORTS_QA_EMBEDDING_THREADS; default 1)")
     p.add_argument("--json", action="store_true", help="print one result object per file")
     p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser(
+        "prune", help="remove the reports whose files are gone",
+        description="Remove every stored report whose file (the path it was ingested from) no longer exists, "
+        "with all its chunks; with PATHs, only those whose file was under these folders. Uploaded reports "
+        "have no file and are never pruned. A PATH that does not exist is an error and prunes nothing.",
+    )
+    p.add_argument("paths", nargs="*", metavar="PATH", help="only reports ingested from under these folders")
+    p.add_argument("--dry-run", action="store_true", help="list what would be removed, remove nothing")
+    p.add_argument("--json", action="store_true", help="print one object per report removed")
+    p.set_defaults(func=cmd_prune)
 
     p = sub.add_parser("reports", help="list the reports in the store")
     p.add_argument("--json", action="store_true", help="print a JSON list")

@@ -1,42 +1,95 @@
-"""The Library page: the reports held and their section trees; add reports by upload; remove one.
+"""The Library page: the reports held, found by search and filters a page at a time, each with
+its section tree; add reports by upload; remove one.
 
 Uploads go through the same ``Indexer`` as ``reports-qa ingest``: each file gets its own result
-(a bad file never stops the rest), and the original is kept under a name we generate.
+(a bad file never stops the rest), and the original is kept under a name we generate. Writes
+take the store's write lock: while another process ingests, an upload or removal is refused
+with a message saying so, and nothing changes.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Sequence
+
 import streamlit as st
 
 from ingest.loaders import SUPPORTED_TYPES
+from ingest.models import ReportMeta
 from reports_qa.settings import Settings
 from ui.sources import md_text
 from vectorstore.indexer import Indexer, IngestProgress, IngestResult, remove_report
+from vectorstore.lock import StoreBusyError
+from vectorstore.store import ReportRecord
+
+PAGE_SIZE = 50
+KINDS = ("Committee report", "Inspection report", "Other report")
+
+
+def report_kind(meta: ReportMeta) -> str:
+    """What sort of report this is, from what it states: a committee report names its meeting;
+    an Ofsted (or other) inspection report names no meeting and calls itself an inspection."""
+    if meta.meeting:
+        return KINDS[0]
+    if "inspection" in f"{meta.title or ''} {meta.source}".casefold():
+        return KINDS[1]
+    return KINDS[2]
+
+
+def find_reports(records: Sequence[ReportRecord], query: str = "", councils: Sequence[str] = (),
+                 kinds: Sequence[str] = ()) -> list[ReportRecord]:
+    """The reports whose title, council, file name or id hold every word of ``query`` (any
+    case), of one of ``councils`` and one of ``kinds`` (empty: any), in catalogue order."""
+    words = query.casefold().split()
+    found = []
+    for r in records:
+        m = r.meta
+        if councils and (m.council or "") not in councils:
+            continue
+        if kinds and report_kind(m) not in kinds:
+            continue
+        haystack = " ".join(v or "" for v in (m.title, m.council, m.source, m.report_id)).casefold()
+        if all(w in haystack for w in words):
+            found.append(r)
+    return found
+
+
+def _left(started: float, fraction: float) -> str:
+    """The time left at this pace, in words ("about 3 min left")."""
+    if fraction <= 0.02:
+        return "estimating time left…"
+    seconds = (time.monotonic() - started) * (1 - fraction) / fraction
+    return f"about {math.ceil(seconds / 60)} min left" if seconds >= 90 else f"about {max(1, round(seconds))} s left"
 
 
 class _Bar(IngestProgress):
-    """Moves one progress bar through every chunk of every file."""
+    """One progress bar across every file, with the time left: a file counts whole once done,
+    and by its chunks embedded while it embeds."""
 
     def __init__(self, files: int) -> None:
         self.bar = st.progress(0.0)
         self.files, self.done, self.planned, self.embedded, self.name = files, 0, 0, 0, ""
+        self.started = time.monotonic()
 
-    def _show(self) -> None:
+    def _show(self, what: str) -> None:
         within = self.embedded / self.planned if self.planned else 0.0
-        self.bar.progress(min(1.0, (self.done + within) / self.files),
-                          text=md_text(f"{self.name}: {self.embedded}/{self.planned} chunks"))
+        fraction = min(1.0, (self.done + within) / self.files)
+        self.bar.progress(fraction, text=md_text(f"{self.done}/{self.files} files · {_left(self.started, fraction)}"
+                                                 f" · {what}"))
 
     def chunks_planned(self, source: str, n: int) -> None:
         self.name, self.planned, self.embedded = source, n, 0
-        self._show()
+        self._show(f"{source}: embedding")
 
     def chunks_embedded(self, n: int) -> None:
         self.embedded += n
-        self._show()
+        self._show(f"{self.name}: {self.embedded}/{self.planned} chunks")
 
     def file_done(self, result: IngestResult) -> None:
         self.done += 1
-        self.bar.progress(self.done / self.files, text=md_text(f"{result.source}: {result.status}"))
+        self.planned = self.embedded = 0
+        self._show(f"{result.source}: {result.status}")
 
 
 def upload(assistant, settings: Settings) -> None:
@@ -53,8 +106,12 @@ def upload(assistant, settings: Settings) -> None:
     if files and st.button(f"Ingest {len(files)} file(s)", type="primary"):
         indexer = Indexer(assistant.store, assistant.embedder, settings)
         with st.status(f"Ingesting {len(files)} file(s)…", expanded=True) as status:
-            bar = _Bar(len(files))
-            results = [indexer.ingest_bytes(f.getvalue(), f.name, bar) for f in files]
+            try:
+                results = indexer.ingest_uploads([(f.getvalue(), f.name) for f in files], _Bar(len(files)))
+            except StoreBusyError as exc:
+                status.update(label="Not ingested", state="error", expanded=False)
+                st.error(md_text(str(exc)))
+                return
             failed = sum(not r.ok for r in results)
             status.update(label=f"{len(results) - failed} ingested, {failed} failed",
                           state="error" if failed else "complete", expanded=False)
@@ -74,33 +131,64 @@ def upload(assistant, settings: Settings) -> None:
         st.dataframe(results, hide_index=True, width="stretch")
 
 
+def _label(m: ReportMeta) -> str:
+    return (f"{m.council or 'Council not known'} — {m.meeting or 'meeting not known'}, {m.date or 'no date'}: "
+            f"{m.title or m.source}")
+
+
+def catalogue(assistant, settings: Settings, records: list[ReportRecord]) -> None:
+    """Search, filters and one page of the reports; a selected row shows its section tree."""
+    search, council, kind = st.columns([3, 3, 2])
+    query = search.text_input("Search", placeholder="words in the title, council or file name")
+    councils = council.multiselect("Council", sorted({r.meta.council for r in records if r.meta.council}))
+    kinds = kind.multiselect("Kind", [k for k in KINDS if any(report_kind(r.meta) == k for r in records)])
+    found = find_reports(records, query, councils, kinds)
+    # Keys name the filters, so a page number or a selection never outlives the rows it was made on.
+    view = f"{query}\x1f{'|'.join(councils)}\x1f{'|'.join(kinds)}"
+    pages = max(1, math.ceil(len(found) / PAGE_SIZE))
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, step=1,
+                                   key=f"library-page-{view}"))
+    rows = found[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
+    held = f" (of {len(records)} held)" if len(found) != len(records) else ""
+    if rows:
+        st.caption(f"Reports {(page - 1) * PAGE_SIZE + 1}–{(page - 1) * PAGE_SIZE + len(rows)} of {len(found)}{held}. "
+                   "Select a row for its section tree.")
+    else:
+        st.caption(f"No report matches{held}.")
+    event = st.dataframe(
+        [{"council": r.meta.council, "meeting": r.meta.meeting, "date": r.meta.date, "title": r.meta.title,
+          "kind": report_kind(r.meta), "sections": r.sections, "chunks": r.chunks, "file": r.meta.source}
+         for r in rows],
+        key=f"library-table-{view}\x1f{page}", hide_index=True, width="stretch", on_select="rerun",
+        selection_mode="single-row",
+    )
+    selected = [i for i in event.selection.rows if 0 <= i < len(rows)]
+    if not selected:
+        return
+    record = rows[selected[0]]
+    rid = record.meta.report_id
+    st.markdown(f"**{md_text(_label(record.meta))}**  \n{md_text(record.meta.source)} · {md_text(rid)}")
+    tree = "\n".join(f"{'    ' * s.level}{s.label}" for s in assistant.store.sections(rid))
+    st.code(tree, language=None)
+    if st.button(f"Remove {rid}", type="secondary", key=f"remove-{rid}"):
+        try:
+            remove_report(assistant.store, settings, rid)
+        except StoreBusyError as exc:
+            st.error(md_text(str(exc)))
+            return
+        st.session_state.open = None  # its passage may be open on the Ask page
+        st.toast(md_text(f"Removed {rid}."))
+        st.rerun()
+
+
 def library_page(assistant, settings: Settings) -> None:
     st.title("Report library")
     records = assistant.store.list_reports()
-    if not records:
+    if records:
+        catalogue(assistant, settings, records)
+    else:
         st.info("No reports yet: add some below, or run `reports-qa ingest`.")
-    st.dataframe(
-        [{"council": r.meta.council, "meeting": r.meta.meeting, "date": r.meta.date, "title": r.meta.title,
-          "sections": r.sections, "chunks": r.chunks, "file": r.meta.source} for r in records],
-        hide_index=True, width="stretch",
-    )
-    for r in records:
-        m = r.meta
-        label = (f"{m.council or 'Council not known'} — {m.meeting or 'meeting not known'}, {m.date or 'no date'}: "
-                 f"{m.title or m.source}")
-        with st.expander(md_text(label)):
-            tree = "\n".join(f"{'    ' * s.level}{s.label}" for s in assistant.store.sections(r.meta.report_id))
-            st.code(tree, language=None)
-
     st.subheader("Add reports")
     upload(assistant, settings)
-
-    st.subheader("Remove a report")
-    by_id = {r.meta.report_id: r for r in records}
-    target = st.selectbox("Report", list(by_id), index=None, placeholder="Choose a report",
-                          format_func=lambda i: f"{by_id[i].meta.council}, {by_id[i].meta.date} ({i})")
-    if target and st.button(f"Remove {target}", type="secondary"):
-        remove_report(assistant.store, settings, target)
-        st.session_state.open = None  # its passage may be open on the Ask page
-        st.toast(f"Removed {target}.")
-        st.rerun()

@@ -3,40 +3,68 @@
 One bad file never stops a batch: every file gets a result with a one-line reason, and a
 report reaches the store only after all of its chunks are embedded, so a failure part-way
 leaves the previous version (or nothing) in place, never half a report.
+
+Files are read and parsed in worker processes (``ingest.workers``) while this process embeds
+and writes, in file order, one report at a time; a killed run resumes where it stopped, since
+every report stored is recognised unchanged by its file's hash and nothing of it is embedded
+again.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePath
 from typing import Literal
 
-from ingest.councils import lookup
 from ingest.judgements import extract_judgements, no_overall_grade
 from ingest.loaders import (
     IngestError,
     display_name,
     file_digest,
     iter_report_files,
-    load_bytes,
-    load_document,
     read_report_file,
     upload_name,
 )
-from ingest.metadata import METADATA_VERSION, extract_metadata, report_id_for, slugify
-from ingest.models import LoadedDocument, ParsedReport, content_hash
-from ingest.units import cut_units
+from ingest.metadata import METADATA_VERSION, extract_metadata, report_id_for
+from ingest.models import LoadedDocument, ParsedReport, ReportMeta, content_hash
 from ingest.parse import parse_document
+from ingest.units import cut_units
+from ingest.workers import (
+    ParseJob,
+    ParseLimits,
+    ParseOutcome,
+    ParsePool,
+    WordPieces,
+    council_id,
+    default_workers,
+)
+from reports_qa.memory import release_memory
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
+from vectorstore.lock import store_lock
 from vectorstore.store import ReportRecord, ReportStore, StoreError, open_store
 
 log = logging.getLogger(__name__)
 
-Status = Literal["ingested", "replaced", "unchanged", "duplicate", "failed"]
+Status = Literal["ingested", "replaced", "unchanged", "duplicate", "failed", "pruned"]
+
+# Files whose result needs no parsing (unchanged, failed) may be decided this far ahead of the
+# one being embedded; each costs a small result, never a report.
+_QUICK_AHEAD = 16
+
+
+@dataclass(frozen=True)
+class _Item:
+    """One file to ingest: on disk (``path``) or an upload (``data``)."""
+
+    name: str  # as results and citations show it
+    path: Path | None = None
+    data: bytes | None = None
+    error: IngestError | None = None  # why it cannot be read, found while listing its folder
 
 
 @dataclass(frozen=True)
@@ -75,7 +103,8 @@ class Indexer:
         self.store = store
         self.embedder = embedder
         self.settings = settings
-        self._write_failed: str | None = None  # set when the store failed a write during ingest_paths
+        self._write_failed: str | None = None  # set when the store failed a write during a run
+        self._claimed: set[str] = set()  # ids of this run's files, as parse jobs were given them
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexer:
@@ -96,28 +125,23 @@ class Indexer:
             report_id=report_id,
         )
 
-    def ingest_paths(self, paths: Iterable[Path], progress: IngestProgress | None = None) -> list[IngestResult]:
-        """Ingest files and folders; a crash-leftover from an earlier run is cleaned up first."""
-        progress = progress or IngestProgress()
-        orphans = self.store.repair()
-        if orphans:
-            log.warning("removed %d chunks left behind by an interrupted ingest", orphans)
-        entries = list(iter_report_files(paths))
-        results = []
-        self._write_failed = None
-        for i, (path, error) in enumerate(entries):
-            name = display_name(path.name)  # a name with a newline must not break a table row
-            progress.file_started(name, i, len(entries))
-            if error is not None:
-                result = IngestResult(name, "failed", str(error))
-            elif self._write_failed:
-                # After a failed write (a full disk), Chroma's next write can hang: write nothing more.
-                result = IngestResult(name, "failed", f"{name}: not tried: {self._write_failed}")
-            else:
-                result = self._ingest_one(name, progress, path=path)
-            progress.file_done(result)
-            results.append(result)
-        return results
+    def ingest_paths(self, paths: Iterable[Path], progress: IngestProgress | None = None, *,
+                     prune: bool = False) -> list[IngestResult]:
+        """Ingest files and folders; a crash-leftover from an earlier run is cleaned up first.
+
+        Files are read and parsed in worker processes while this one embeds and writes
+        (``REPORTS_QA_PARSE_WORKERS``); results come in the order the files were listed.
+        ``prune``: first remove the reports whose files under ``paths`` are gone (``prune_reports``).
+        Holds the store's write lock throughout: a second writer is refused (StoreBusyError).
+        """
+        paths = list(paths)
+        with store_lock(self.settings, "ingest"):
+            orphans = self.store.repair()
+            if orphans:
+                log.warning("removed %d chunks left behind by an interrupted ingest", orphans)
+            pruned = self.prune(paths) if prune else []
+            items = [_Item(display_name(path.name), path=path, error=error) for path, error in iter_report_files(paths)]
+            return pruned + self._ingest(items, progress or IngestProgress())
 
     def ingest_bytes(self, data: bytes, filename: str, progress: IngestProgress | None = None) -> IngestResult:
         """Ingest an upload; ``filename`` names the report, its path is never used.
@@ -125,13 +149,169 @@ class Indexer:
         A stored upload is kept as ``uploads/<report id><type>``: a name we generate, so a
         user's file name can never choose where it is written.
         """
-        progress = progress or IngestProgress()
-        name = upload_name(filename)
-        result = self._ingest_one(name, progress, upload=data)
-        if result.status in ("ingested", "replaced") and result.report_id:
-            self._keep_upload(result.report_id, PurePath(name).suffix.lower(), data)
-        progress.file_done(result)
-        return result
+        return self.ingest_uploads([(data, filename)], progress)[0]
+
+    def ingest_uploads(self, files: Sequence[tuple[bytes, str]],
+                       progress: IngestProgress | None = None) -> list[IngestResult]:
+        """Ingest uploads (bytes, file name) as ``ingest_bytes`` does each, parsing the next
+        while one embeds; holds the store's write lock throughout."""
+        with store_lock(self.settings, "upload"):
+            items = [_Item(upload_name(filename), data=data) for data, filename in files]
+            return self._ingest(items, progress or IngestProgress())
+
+    def prune(self, within: Sequence[Path] | None = None) -> list[IngestResult]:
+        """Remove the reports whose files are gone (see ``prune_reports``)."""
+        return prune_reports(self.store, self.settings, within)
+
+    def _ingest(self, items: list[_Item], progress: IngestProgress) -> list[IngestResult]:
+        """Every item's result, in order.
+
+        The main process decides what needs the store (is the file unchanged, which report is
+        it, what is its id) and embeds and writes; the parse pool reads and parses the next
+        files meanwhile. What decides a report's id is checked again when it is written, with
+        every earlier file written, so ids come out as a serial run gives them; a file parsed
+        under another id (rare: a same-named file before it failed) is parsed again here.
+        """
+        self._write_failed = None
+        self._claimed = set()
+        results: list[IngestResult] = []
+        queue: deque[tuple[int, _Item, IngestResult | None]] = deque()
+        upcoming = iter(enumerate(items))
+        with self._parse_pool(items) as pool:
+            while True:
+                while not pool.full and len(queue) <= pool.ahead + _QUICK_AHEAD:
+                    i, item = next(upcoming, (None, None))
+                    if item is None:
+                        break
+                    queue.append((i, item, self._prepare(i, item, pool, time.perf_counter())))
+                if not queue:
+                    return results
+                i, item, result = queue.popleft()
+                progress.file_started(item.name, i, len(items))
+                if result is None:  # its parse is the oldest in the pool
+                    result = self._finish(item, pool.next(), progress, time.perf_counter())
+                if item.data is not None and result.status in ("ingested", "replaced") and result.report_id:
+                    self._keep_upload(result.report_id, PurePath(item.name).suffix.lower(), item.data)
+                progress.file_done(result)
+                results.append(result)
+
+    def _parse_pool(self, items: list[_Item]) -> ParsePool:
+        limits = ParseLimits(max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars,
+                             chunk_max_tokens=self.settings.chunk_max_tokens,
+                             chunk_overlap_tokens=self.settings.chunk_overlap_tokens,
+                             model_max_tokens=self.embedder.max_tokens)
+        workers = self.settings.parse_workers
+        workers = default_workers() if workers is None else workers
+        counter = WordPieces.of(self.embedder) if workers and len(items) > 1 else None
+        if counter is None:  # one file, or no way to count word pieces outside the model: no workers
+            return ParsePool(0, self.embedder.count_tokens, limits)
+        return ParsePool(workers, counter, limits)
+
+    def _prepare(self, index: int, item: _Item, pool: ParsePool, started: float) -> IngestResult | None:
+        """What can be said of a file without reading its text (it failed, or is unchanged), or
+        None once it is sent to be read and parsed."""
+        name = item.name
+        if item.error is not None:
+            return IngestResult(name, "failed", str(item.error))
+        if self._write_failed:
+            # After a failed write (a full disk), Chroma's next write can hang: write nothing more.
+            return IngestResult(name, "failed", f"{name}: not tried: {self._write_failed}")
+        try:
+            data, known = item.data, None
+            if item.path is not None:
+                data = read_report_file(item.path, max_bytes=self.max_bytes)
+                known = self.store.find_by_path(str(item.path.resolve()))
+                if known is not None and known.meta.file_hash == file_digest(data):
+                    # The same bytes at the same path: nothing to read, parse or embed.
+                    return self._result(name, started, "unchanged", self._reread_judgements(known, None),
+                                        report_id=known.meta.report_id, sections=known.sections, chunks=known.chunks)
+            report_id, taken = self._likely_id(name, known)
+            pool.submit(ParseJob(index, name, path=str(item.path) if item.path is not None else None, data=data,
+                                 report_id=report_id if pool.workers else None, id_taken=taken))
+            return None
+        except Exception as exc:
+            return self._failed(name, started, exc)
+
+    def _likely_id(self, name: str, known: ReportRecord | None) -> tuple[str, bool]:
+        """The id a worker parses a file under, decided without its text: the stored report of
+        its path, else its name's id, which is taken (``True``: the worker adds the council)
+        when a stored report or an earlier file of this run has it."""
+        if known is not None:
+            return known.meta.report_id, False
+        base = report_id_for(name)
+        taken = base in self._claimed or self.store.get_report(base) is not None
+        self._claimed.add(base)
+        return base, taken
+
+    def _finish(self, item: _Item, outcome: ParseOutcome, progress: IngestProgress, started: float) -> IngestResult:
+        started -= outcome.seconds  # its time includes its reading, done in a worker meanwhile
+        if outcome.error is not None:
+            return self._result(item.name, started, "failed", outcome.error)
+        if self._write_failed:
+            return IngestResult(item.name, "failed", f"{item.name}: not tried: {self._write_failed}")
+        try:
+            return self._store(item.name, outcome.doc, outcome.report, progress, started)
+        except Exception as exc:
+            return self._failed(item.name, started, exc)
+
+    @staticmethod
+    def _result(name: str, started: float, status: Status, message: str = "", **kw) -> IngestResult:
+        return IngestResult(name, status, message, seconds=round(time.perf_counter() - started, 3), **kw)
+
+    def _failed(self, name: str, started: float, exc: Exception) -> IngestResult:
+        if isinstance(exc, IngestError):
+            return self._result(name, started, "failed", str(exc))
+        if isinstance(exc, StoreError):  # disk full, read-only, server down: the file is fine, the store is not
+            log.warning("%s: %s", name, exc)
+            self._write_failed = str(exc)
+            return self._result(name, started, "failed", f"{name}: {exc}")
+        # one broken file must not stop the batch
+        log.error("unexpected error ingesting %s", name, exc_info=exc)
+        return self._result(name, started, "failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")
+
+    def _store(self, name: str, doc: LoadedDocument, parsed: ParsedReport | None, progress: IngestProgress,
+               started: float) -> IngestResult:
+        """Decide which report ``doc`` is and store it, embedding only what is new.
+
+        ``parsed``: ``doc`` as a worker parsed it, used when it was parsed under the id decided here.
+        """
+        version = content_hash(doc.text)
+        stated = parsed.meta if parsed is not None else None
+        existing = self._same_report(doc, stated)
+        if existing is not None and existing.version == version:
+            message = self._reread_judgements(existing, doc.text)
+            if doc.path and (existing.meta.source_path != doc.path or existing.meta.file_hash != doc.file_hash):
+                # An older store's record (no path), or the same text saved anew: remember the file.
+                self.store.update_manifest(existing.meta.report_id,
+                                           {"source_path": doc.path, "file_hash": doc.file_hash})
+            return self._result(name, started, "unchanged", message, report_id=existing.meta.report_id,
+                                sections=existing.sections, chunks=existing.chunks)
+        twin = self.store.find_by_hash(version)
+        if twin is not None and (existing is None or twin.meta.report_id != existing.meta.report_id):
+            return self._result(name, started, "duplicate",
+                                f"same text as {twin.meta.source} ({twin.meta.report_id}); not stored twice",
+                                report_id=twin.meta.report_id)
+        report_id = existing.meta.report_id if existing is not None else self._free_id(doc, stated)
+        if parsed is not None and parsed.meta.report_id == report_id:
+            report = parsed
+        else:
+            report = self.parse(doc, report_id=report_id)
+        if not report.chunks:
+            raise IngestError(f"{name}: no text to index after removing page furniture")
+        sections, chunks = len(report.sections), len(report.chunks)
+        progress.chunks_planned(name, chunks)
+        vectors = self.embedder.embed(
+            report.embed_texts(),
+            batch_size=self.settings.embedding_batch_size,
+            progress=progress.chunks_embedded,
+        )
+        self.store.put_report(report, vectors)
+        del vectors
+        release_memory()  # see reports_qa.memory: without it this process grows with every report
+        status: Status = "replaced" if existing is not None else "ingested"
+        message = "new version replaced the old one" if existing is not None else ""
+        return self._result(name, started, status, message, report_id=report_id, sections=sections,
+                            chunks=chunks, embedded=chunks)
 
     def _keep_upload(self, report_id: str, suffix: str, data: bytes) -> None:
         folder = self.settings.uploads_dir
@@ -143,66 +323,6 @@ class Indexer:
             tmp.replace(folder / f"{report_id}{suffix}")
         except OSError as exc:  # the report is in the store; only the copy of the original is lost
             log.warning("could not keep a copy of upload %s in %s: %s", report_id, folder, exc)
-
-    def _ingest_one(self, name: str, progress: IngestProgress, *, path: Path | None = None,
-                    upload: bytes | None = None) -> IngestResult:
-        """Ingest one file from disk (``path``) or one upload (its bytes)."""
-        started = time.perf_counter()
-
-        def done(status: Status, message: str = "", **kw) -> IngestResult:
-            return IngestResult(name, status, message, seconds=round(time.perf_counter() - started, 3), **kw)
-
-        try:
-            if path is not None:
-                data = read_report_file(path, max_bytes=self.max_bytes)
-                known = self.store.find_by_path(str(Path(path).resolve()))
-                if known is not None and known.meta.file_hash == file_digest(data):
-                    # The same bytes at the same path: nothing to read, parse or embed.
-                    return done("unchanged", self._reread_judgements(known, None), report_id=known.meta.report_id,
-                                sections=known.sections, chunks=known.chunks)
-                doc = load_document(path, max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars,
-                                    data=data)
-            else:
-                doc = load_bytes(upload or b"", name, max_bytes=self.max_bytes,
-                                 max_text_chars=self.settings.max_text_chars)
-            version = content_hash(doc.text)
-            existing = self._same_report(doc)
-            if existing is not None and existing.version == version:
-                message = self._reread_judgements(existing, doc.text)
-                if doc.path and (existing.meta.source_path != doc.path or existing.meta.file_hash != doc.file_hash):
-                    # An older store's record (no path), or the same text saved anew: remember the file.
-                    self.store.update_manifest(existing.meta.report_id,
-                                               {"source_path": doc.path, "file_hash": doc.file_hash})
-                return done("unchanged", message, report_id=existing.meta.report_id,
-                            sections=existing.sections, chunks=existing.chunks)
-            twin = self.store.find_by_hash(version)
-            if twin is not None and (existing is None or twin.meta.report_id != existing.meta.report_id):
-                return done("duplicate", f"same text as {twin.meta.source} ({twin.meta.report_id}); not stored twice",
-                            report_id=twin.meta.report_id)
-            report_id = existing.meta.report_id if existing is not None else self._free_id(doc)
-            report = self.parse(doc, report_id=report_id)
-            if not report.chunks:
-                raise IngestError(f"{name}: no text to index after removing page furniture")
-            progress.chunks_planned(name, len(report.chunks))
-            vectors = self.embedder.embed(
-                report.embed_texts(),
-                batch_size=self.settings.embedding_batch_size,
-                progress=progress.chunks_embedded,
-            )
-            self.store.put_report(report, vectors)
-            status: Status = "replaced" if existing is not None else "ingested"
-            message = "new version replaced the old one" if existing is not None else ""
-            return done(status, message, report_id=report_id, sections=len(report.sections),
-                        chunks=len(report.chunks), embedded=len(vectors))
-        except IngestError as exc:
-            return done("failed", str(exc))
-        except StoreError as exc:  # disk full, read-only, server down: the file is fine, the store is not
-            log.warning("%s: %s", name, exc)
-            self._write_failed = str(exc)
-            return done("failed", f"{name}: {exc}")
-        except Exception as exc:  # one broken file must not stop the batch
-            log.exception("unexpected error ingesting %s", name)
-            return done("failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")
 
     def _reread_judgements(self, record: ReportRecord, text: str | None) -> str:
         """'already in the store', reading again what a newer extractor or unit cutter would
@@ -232,7 +352,7 @@ class Indexer:
             done.append(f"{len(units)} sentences and list items embedded")
         return "; ".join(["already in the store", *done])
 
-    def _same_report(self, doc: LoadedDocument) -> ReportRecord | None:
+    def _same_report(self, doc: LoadedDocument, stated: ReportMeta | None = None) -> ReportRecord | None:
         """The stored report ``doc`` is a version of, if any.
 
         A file on disk is the report stored from the same resolved path. Ofsted names files by
@@ -240,17 +360,18 @@ class Indexer:
         reports), so a file name never decides by itself. A store written before paths were
         recorded has records without one: such a record is this file's when it has the file's
         name and states the same council. An upload has no path: it is the stored upload of the
-        same name that states the same council, meeting, date and title.
+        same name that states the same council, meeting, date and title. ``stated``: what
+        ``doc`` states, where it is already read.
         """
         if doc.path:
             known = self.store.find_by_path(doc.path)
             if known is not None:
                 return known
-        stated = extract_metadata(doc.text, doc.source, doc.file_type)
         for record in self.store.find_by_source(doc.source):
             meta = record.meta
             if doc.path and meta.source_path:
                 continue
+            stated = stated or extract_metadata(doc.text, doc.source, doc.file_type)
             if doc.path:  # an older store's record, without a path
                 if (meta.council or "").casefold() == (stated.council or "").casefold():
                     return record
@@ -258,15 +379,14 @@ class Indexer:
                 return record
         return None
 
-    def _free_id(self, doc: LoadedDocument) -> str:
+    def _free_id(self, doc: LoadedDocument, stated: ReportMeta | None = None) -> str:
         """An id for a new report: from its file name; if another report holds that, with its
-        council's name added (then a number), so that ids stay readable and never collide."""
+        council's place added (then a number), so that ids stay readable and never collide."""
         base = report_id_for(doc.source)
         if self.store.get_report(base) is None:
             return base
-        council = extract_metadata(doc.text, doc.source, doc.file_type).council
-        known = lookup(council) if council else None
-        candidates = [f"{base}-{slugify(known.place if known else council)}"] if council else []
+        council = (stated or extract_metadata(doc.text, doc.source, doc.file_type)).council
+        candidates = [council_id(base, council)] if council else []
         candidates += [f"{base}-{n}" for n in range(2, 10_000)]
         for candidate in candidates:
             if self.store.get_report(candidate) is None:
@@ -275,9 +395,37 @@ class Indexer:
 
 
 def remove_report(store: ReportStore, settings: Settings, report_id: str) -> None:
-    """Remove a report from the store, and the kept copy of its upload if it came as one."""
-    store.remove_report(report_id)
-    _forget_upload(settings, report_id)
+    """Remove a report from the store, and the kept copy of its upload if it came as one
+    (under the store's write lock: StoreBusyError while another process writes)."""
+    with store_lock(settings, "remove"):
+        store.remove_report(report_id)
+        _forget_upload(settings, report_id)
+
+
+def prune_reports(store: ReportStore, settings: Settings, within: Sequence[Path] | None = None, *,
+                  dry_run: bool = False) -> list[IngestResult]:
+    """Remove the reports whose recorded file is gone; one "pruned" result for each.
+
+    ``within``: only reports whose file was under one of these folders (or is one of these
+    files). A folder of them that does not exist prunes nothing (a share not mounted, a typo):
+    only a file gone from a folder that is there counts as gone. Uploads, which have no file,
+    are never pruned. ``dry_run``: say what would go, remove nothing.
+    """
+    roots = None if within is None else [Path(p).resolve() for p in within if Path(p).exists()]
+    pruned = []
+    with store_lock(settings, "prune"):
+        for record in store.list_reports():
+            path = record.meta.source_path
+            if path is None or Path(path).exists():
+                continue
+            if roots is not None and not any(Path(path).is_relative_to(root) for root in roots):
+                continue
+            if not dry_run:
+                remove_report(store, settings, record.meta.report_id)
+            pruned.append(IngestResult(record.meta.source, "pruned", f"its file is gone: {display_name(path)}",
+                                       report_id=record.meta.report_id, sections=record.sections,
+                                       chunks=record.chunks))
+    return pruned
 
 
 def _forget_upload(settings: Settings, report_id: str) -> None:
