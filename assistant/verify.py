@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 from assistant.keywords import NUMBER_WORDS
 from assistant.models import Citation, Passage
+from ingest.units import ABBREVIATIONS, INITIALS, last_word, split_sentences, strip_span
 
 COVERAGE_THRESHOLD = 0.80
 MIN_COVERAGE_TERMS = 3  # a shorter claim matches by chance anywhere (bench: ~60%): verbatim only
@@ -246,11 +247,6 @@ _MARKER = re.compile(r"\[\s*\d{1,3}(?:\s*(?:[,;&]|-|–|and)\s*\d{1,3})*\s*\]")
 _SENTENCE_END = re.compile(
     r"[.!?]+[\"'’”)]*(?:\s*" + _MARKER.pattern + r")*+(?=\s+[\"'‘“(]*[A-Z0-9£$€•*-])"
 )
-_ABBREVIATIONS = frozenset(
-    "e.g. eg. i.e. ie. cf. vs. mr. mrs. ms. dr. prof. no. nos. st. cllr. approx. para. paras. "
-    "fig. ref. p. pp. vol. inc. ltd. co. cf. al.".split()
-)
-_INITIALS = re.compile(r"(?:[A-Z]\.)+$")
 _LABEL = re.compile(r"\d+(?:\.\d+)*\.$")
 _ITEM = re.compile(r"\s*(?:[-*•]|\d{1,3}(?:\.\d+)*[.)]?|[a-z][.)])\s")  # a list item's opening
 _BULLET = re.compile(r"\s*(?:[-*•]|\d{1,3}[.)])\s+")  # a draft's bullet or numbered item
@@ -259,25 +255,13 @@ _BULLET = re.compile(r"\s*(?:[-*•]|\d{1,3}[.)])\s+")  # a draft's bullet or nu
 def _sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
     """Sentences of ``text[start:end]`` as stripped (start, end) spans; markers after a full
     stop stay with the sentence before. No split after e.g., i.e., initials, or a list label."""
-    end = len(text) if end is None else end
-    spans, begin = [], start
-    for m in _SENTENCE_END.finditer(text, start, end):
-        word = text[begin : m.start() + 1].split()[-1].lstrip("([\"'")
-        first = not text[begin : m.start() + 1 - len(word)].strip(" \t-*•(")
-        if word.casefold() in _ABBREVIATIONS or _INITIALS.fullmatch(word) or (first and _LABEL.fullmatch(word)):
-            continue
-        spans.append((begin, m.end()))
-        begin = m.end()
-    spans.append((begin, end))
-    return [s for s in (_strip(text, a, b) for a, b in spans) if s[0] < s[1]]
+    return split_sentences(text, start, len(text) if end is None else end, _SENTENCE_END, _joins)
 
 
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
-    while start < end and text[start].isspace():
-        start += 1
-    while end > start and text[end - 1].isspace():
-        end -= 1
-    return start, end
+def _joins(before: str) -> bool:
+    word = last_word(before)
+    first = not before[: len(before) - len(word)].strip(" \t-*•(")
+    return word.casefold() in ABBREVIATIONS or bool(INITIALS.fullmatch(word)) or bool(first and _LABEL.fullmatch(word))
 
 
 def _units(text: str) -> list[tuple[int, int]]:
@@ -289,7 +273,7 @@ def _units(text: str) -> list[tuple[int, int]]:
     blocks: list[list[int]] = []
     pos = 0
     for line in text.splitlines(keepends=True):
-        a, b = _strip(text, pos, pos + len(line))
+        a, b = strip_span(text, pos, pos + len(line))
         pos += len(line)
         if a == b:
             continue
@@ -523,7 +507,7 @@ def _close(text: str, start: int, end: int) -> int:
 
 def _bare(text: str, start: int, end: int) -> tuple[int, int]:
     """A quote span without surrounding whitespace or a leading bullet."""
-    start, end = _strip(text, start, end)
+    start, end = strip_span(text, start, end)
     if bullet := re.match(r"[-*•]\s+", text[start:end]):
         start += bullet.end()
     return start, end

@@ -14,7 +14,9 @@ not end a sentence runs on into the next (PDF text breaks sentences at the layou
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+
 from ingest.models import Section, Unit
 from ingest.sections import Layout
 
@@ -31,7 +33,7 @@ ABBREVIATIONS = frozenset(
     "e.g. eg. i.e. ie. cf. vs. mr. mrs. ms. dr. prof. no. nos. st. cllr. approx. para. paras. "
     "fig. ref. p. pp. vol. inc. ltd. co. al.".split()
 )
-_INITIALS = re.compile(r"(?:[A-Z]\.)+$")
+INITIALS = re.compile(r"(?:[A-Z]\.)+$")
 _ENDS_PIECE = ".!?:;"
 MAX_UNIT_CHARS = 1200  # a run-on "sentence" past this (a table flattened by a PDF) is cut at line ends
 
@@ -39,19 +41,37 @@ MAX_UNIT_CHARS = 1200  # a run-on "sentence" past this (a table flattened by a P
 def sentence_spans(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentences of ``text[start:end]`` as stripped spans; never split after "e.g.", initials
     or a number's full stop at the start ("3.")."""
+    return split_sentences(text, start, end, SENTENCE_END, _joins)
+
+
+def split_sentences(text: str, start: int, end: int, ends: re.Pattern[str],
+                    joins: Callable[[str], bool]) -> list[tuple[int, int]]:
+    """``text[start:end]`` cut at each match of ``ends`` unless ``joins`` says the text before
+    it (from the sentence's start) does not end there; stripped, empty spans left out. The
+    verifier cuts claims with its own ``ends`` and ``joins``."""
     spans, begin = [], start
-    for m in SENTENCE_END.finditer(text, start, end):
-        before = text[begin : m.start() + 1].split()
-        word = before[-1].lstrip("([\"'") if before else ""
-        if word.casefold() in ABBREVIATIONS or _INITIALS.fullmatch(word) or (len(before) == 1 and word[:-1].isdigit()):
+    for m in ends.finditer(text, start, end):
+        if joins(text[begin : m.start() + 1]):
             continue
         spans.append((begin, m.end()))
         begin = m.end()
     spans.append((begin, end))
-    return [s for s in (_strip(text, a, b) for a, b in spans) if s[0] < s[1]]
+    return [s for s in (strip_span(text, a, b) for a, b in spans) if s[0] < s[1]]
 
 
-def _strip(text: str, start: int, end: int) -> tuple[int, int]:
+def last_word(before: str) -> str:
+    """The word a full stop ends, opening brackets and quotes left off."""
+    words = before.split()
+    return words[-1].lstrip("([\"'") if words else ""
+
+
+def _joins(before: str) -> bool:
+    word = last_word(before)
+    return (word.casefold() in ABBREVIATIONS or bool(INITIALS.fullmatch(word))
+            or (len(before.split()) == 1 and word[:-1].isdigit()))
+
+
+def strip_span(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -76,7 +96,7 @@ def _pieces(text: str, layout: Layout, start: int, end: int, own_number: bool) -
         if line.blank or line.index in layout.furniture:
             open_piece = None
             continue
-        a, b = _strip(text, line.start, min(line.end, end))
+        a, b = strip_span(text, line.start, min(line.end, end))
         if a >= b:
             continue
         bullet = BULLET.match(text[a:b])
@@ -110,7 +130,7 @@ def _heading_span(text: str, section: Section) -> tuple[int, int] | None:
     """The heading line(s) of a section, as a span (None for the cover and paragraphs)."""
     if section.kind in ("cover", "paragraph") or not section.title:
         return None
-    a, b = _strip(text, section.start, section.body_start)
+    a, b = strip_span(text, section.start, section.body_start)
     match = PARA_NUMBER.match(text[a:b])
     if match:
         a += match.end()
