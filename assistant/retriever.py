@@ -173,7 +173,10 @@ class HybridRetriever(BaseRetriever):
             where = {"report_id": {"$in": list(report_ids)}} if len(report_ids) != 1 else {"report_id": report_ids[0]}
         hits = self.store.query(vector if vector is not None else self.embedder.embed_query(query), k=n, where=where)
         # A replace interrupted mid-way can leave an old version's chunks; never return them.
-        return [(m, text) for m, text, _ in hits if current.get(m["report_id"]) == m.get("version")]
+        # A hit read while another process rewrites the store can come back without its
+        # metadata (Chroma server): it is no current chunk, so it is left out.
+        return [(m, text) for m, text, _ in hits
+                if m and m.get("report_id") is not None and current.get(m["report_id"]) == m.get("version")]
 
     def _by_units(self, vector: Sequence[float], n: int, report_ids: Sequence[str] | None,
                   current: dict[str, str], index: _KeywordIndex) -> list[Chunk]:
