@@ -79,19 +79,14 @@ class ExtractiveBackend:
     def __init__(self, read: ReadFn) -> None:
         self.read = read
 
-    def select(self, question: str, passages: Sequence[Passage], *, per_report: bool = False) -> list[Candidate]:
-        reader, candidates = self.read(question, passages)
-        return reader.select(candidates, per_report=per_report)
-
-    def best_score(self, question: str, passages: Sequence[Passage]) -> float:
-        """How well the best piece answers (0 when nothing reaches the answer threshold)."""
-        reader, candidates = self.read(question, passages)
-        best = reader.best(candidates)
-        return best if best >= reader.weights.answer_min else 0.0
+    def write(self, reader: Reader, candidates: Sequence[Candidate], *, per_report: bool = False) -> str:
+        """The answer from what ``reader`` chooses of ``candidates`` (the pipeline keeps them, to
+        offer the closest pieces when nothing answers)."""
+        return render(reader.select(candidates, per_report=per_report), chronological=per_report)
 
     def draft(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = (), *,
               compare: bool = False) -> str:
-        return render(self.select(question, passages, per_report=compare), chronological=compare)
+        return self.write(*self.read(question, passages), per_report=compare)
 
     def stream(self, question: str, passages: Sequence[Passage], history: Sequence[Message] = ()) -> Iterator[str]:
         yield self.draft(question, passages, history)

@@ -9,13 +9,13 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from dataclasses import replace
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from typing import Any
 
 from assistant import grades
 from assistant.backend import AnswerBackend, BackendError
-from assistant.extractive import ExtractiveBackend, render
+from assistant.extractive import ExtractiveBackend
 from assistant.followup import strip_places
 from assistant.keywords import SCOPE_WORDS, terms
 from assistant.models import Answer, Citation, Message, Passage, describe_meta
@@ -433,8 +433,7 @@ class Assistant:
         reader, candidates = self.read(query, passages, latest)
         trace = {"query": query, "reader": reader, "candidates": candidates, "per_report": scope.per_report}
         if isinstance(engine, ExtractiveBackend):
-            chosen = reader.select(candidates, per_report=scope.per_report)
-            draft = render(chosen, chronological=scope.per_report)
+            draft = engine.write(reader, candidates, per_report=scope.per_report)
             yield draft
         else:
             passages = _by_reading(passages, candidates)[:k]
