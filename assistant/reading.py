@@ -3,8 +3,7 @@
 Ingest cut every report into units (headings, list items, sentences; ``ingest.units``) and
 embedded each one, so here a question costs nothing but its own vector. Each unit of a retrieved
 passage is scored by how close it is in meaning to the question, how close the headings above it
-and the label of its list are (so "where is Dorset falling short?" reaches the items under "What
-needs to improve?" with no rule naming either phrase), how many of the question's rarer words it
+and the label of its list are (no rule maps a reader's words to a heading), how many of the question's rarer words it
 shares, how well retrieval ranked its passage, and whether it has the shape the question asks for
 (a number for "how many", a date for "when", a name for "who"). Whole lists are scored too, from
 their label and their items. The weights are fitted on the tune half of the reader question sets
@@ -150,10 +149,6 @@ class Weights:
     earlier_margin: float = 1.0  # an earlier report answers instead of the latest only when its best is this much better
 
     @classmethod
-    def fields(cls) -> tuple[str, ...]:
-        return tuple(cls.__dataclass_fields__)
-
-    @classmethod
     def load(cls, path: str | None = None) -> Weights:
         raw = json.loads(resources.files("assistant").joinpath("reading_weights.json").read_text(encoding="utf-8")
                          if path is None else open(path, encoding="utf-8").read())
@@ -161,6 +156,12 @@ class Weights:
 
     def to_dict(self) -> dict:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def score(self, features: dict[str, float], *, is_list: bool) -> float:
+        """A unit's or a list's score from its features: a logistic of their weighted sum."""
+        if is_list:
+            return _sigmoid(self.list_bias + sum(self.list[k] * features[k] for k in LIST_FEATURES))
+        return _sigmoid(self.unit_bias + sum(self.unit[k] * features[k] for k in UNIT_FEATURES))
 
 
 @lru_cache(maxsize=1)
@@ -235,7 +236,7 @@ class Reader:
                 "prior": prior, "latest": float(latest), "shape": self.shape(text), "item": float(unit.kind == "item"),
                 "sentence": float(unit.kind == "sentence"),
             }
-            score = _sigmoid(w.unit_bias + sum(w.unit[k] * features[k] for k in UNIT_FEATURES))
+            score = w.score(features, is_list=False)
             out.append(Candidate(passage, (Piece(unit, text),), "unit", score, features))
             if unit.list_id is not None:
                 lists.setdefault(unit.list_id, []).append(len(out) - 1)
@@ -257,7 +258,7 @@ class Reader:
                 "latest": float(latest),
                 "items": math.log(len(items)),
             }
-            score = _sigmoid(w.list_bias + sum(w.list[k] * features[k] for k in LIST_FEATURES))
+            score = w.score(features, is_list=True)
             out.append(Candidate(passage, tuple(p for c in items for p in c.pieces), "list", score, features))
         return out
 

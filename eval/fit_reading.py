@@ -27,7 +27,14 @@ from pathlib import Path
 import numpy as np
 
 from assistant.extractive import render
-from assistant.reading import LIST_FEATURES, UNIT_FEATURES, Candidate, Reader, Weights, default_weights
+from assistant.reading import (
+    LIST_FEATURES,
+    UNIT_FEATURES,
+    Candidate,
+    Reader,
+    Weights,
+    default_weights,
+)
 from eval.metrics import _key_terms, find_spans
 from eval.questionset import EvalQuestion, load_question_set
 from eval.runner import _Corpus
@@ -75,16 +82,10 @@ def collect(assistant, questions: list[EvalQuestion]) -> list[Sample]:
 
 
 def rescore(samples: list[Sample], weights: Weights) -> None:
-    import math
-
     for s in samples:
         s.reader.weights = weights
         for c in s.candidates:
-            if c.is_list:
-                z = weights.list_bias + sum(weights.list[n] * c.features[n] for n in LIST_FEATURES)
-            else:
-                z = weights.unit_bias + sum(weights.unit[n] * c.features[n] for n in UNIT_FEATURES)
-            c.score = 1 / (1 + math.exp(-max(-30, min(30, z))))
+            c.score = weights.score(c.features, is_list=c.is_list)
 
 
 def replay(samples: list[Sample], weights: Weights) -> dict[str, float]:
