@@ -268,10 +268,10 @@ def latest_per_council(reports: list[ReportMeta]) -> list[ReportMeta]:
 
 def _latest_per_council(pool: list[ReportMeta], scope: Scope) -> list[ReportMeta]:
     """One report per council: the latest, noting the earlier ones so the reader can ask."""
-    latest: dict[str | None, ReportMeta] = {}
-    for meta in pool:  # chronological, so the last one wins
-        latest[meta.council] = meta
-    for council, meta in latest.items():
+    newest = latest_per_council(pool)
+    latest = {m.council: m for m in newest}
+    for council in dict.fromkeys(m.council for m in pool):
+        meta = latest[council]
         earlier = [m for m in pool if m.council == council and m is not meta]
         if earlier:
             when = "; ".join(", ".join(p for p in (m.meeting, format_date(m.date)) if p) for m in earlier)
@@ -279,6 +279,6 @@ def _latest_per_council(pool: list[ReportMeta], scope: Scope) -> list[ReportMeta
                 f"This answer uses the latest report on {council} ({format_date(meta.date)}). "
                 f"An earlier report is also held ({when}); name its year, or ask how things changed, to include it."
             )
-    scope.earlier = [m for m in pool if latest.get(m.council) is not m]
-    return [m for m in pool if latest.get(m.council) is m]
+    scope.earlier = [m for m in pool if latest[m.council] is not m]
+    return newest
 
