@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from assistant.models import Citation, Passage, describe_report, format_date
+from assistant.models import Citation, Passage, format_date
 from ingest.judgements import AREA_ORDER, GRADES, Judgement
 from ingest.models import ReportMeta
 
@@ -238,12 +238,15 @@ def _with_grade(query: GradeQuery, rows: Sequence[tuple[ReportMeta, Judgement]],
     """Who got the grade(s) asked about; about one council, also its other grades; if nobody, the
     grades. ``earlier``: records of the councils' earlier reports, who got the grade(s) then."""
     wanted = set(query.grades)
-    current = [(m, j) for m, j in rows if j.previous == query.previous and (not areas or _matches_area(j, areas))]
+
+    def asked(j: Judgement) -> bool:  # the inspection (this or the one before) and area asked about
+        return j.previous == query.previous and (not areas or _matches_area(j, areas))
+
+    current = [(m, j) for m, j in rows if asked(j)]
     if not current:
         return []
     hits = [(m, j) for m, j in current if j.grade in wanted]
-    before = [(m, j) for m, j in chronological_rows(earlier)
-              if j.previous == query.previous and (not areas or _matches_area(j, areas)) and j.grade in wanted]
+    before = [(m, j) for m, j in chronological_rows(earlier) if asked(j) and j.grade in wanted]
     rest = [(m, j) for m, j in current if j.grade not in wanted]
     one_area = len({j.area for _, j in current}) == 1
     about = f" for {current[0][1].area_label.lower()}" if one_area else ""
