@@ -177,31 +177,20 @@ def _numbered_lists(units: list[Unit], sections: list[Section], list_id: int) ->
     for u in units:
         by_section.setdefault(u.section_id, []).append(u.index)
     heading = {u.section_id: u.index for u in units if u.kind == "heading"}
+    by_id = {s.id: s for s in sections}
     out = list(units)
     for parent in sections:
-        run: list[str] = []
+        run: list[int] = []  # the one sentence of each short numbered paragraph in a row
         for child_id in [*parent.children, None]:
-            child = next((c for c in sections if c.id == child_id), None) if child_id else None
+            child = by_id.get(child_id) if child_id else None
             own = by_section.get(child_id, []) if child else []
-            short = (
-                child is not None
-                and child.kind == "paragraph"
-                and len(own) == 1
-                and out[own[0]].kind == "sentence"
-                and out[own[-1]].end - out[own[0]].start <= LIST_PARAGRAPH_CHARS
-            )
-            if short:
-                run.append(child_id)
+            if (child is not None and child.kind == "paragraph" and len(own) == 1
+                    and out[own[0]].kind == "sentence" and out[own[0]].end - out[own[0]].start <= LIST_PARAGRAPH_CHARS):
+                run.append(own[0])
                 continue
             if len(run) >= 2:
                 list_id += 1
-                for sid in run:
-                    first, *rest = by_section[sid]
-                    end = out[rest[-1]].end if rest else out[first].end
-                    out[first] = replace(out[first], kind="item", end=end, list_id=list_id, label=heading.get(parent.id))
-                    for i in rest:
-                        out[i] = None  # merged into the item
+                for i in run:
+                    out[i] = replace(out[i], kind="item", list_id=list_id, label=heading.get(parent.id))
             run = []
-    kept = [u for u in out if u is not None]
-    index = {u.index: n for n, u in enumerate(kept)}
-    return [replace(u, index=index[u.index], label=index.get(u.label) if u.label is not None else None) for u in kept]
+    return out
