@@ -107,13 +107,13 @@ def parse_file(job: ParseJob, count_tokens: TokenCounter, limits: ParseLimits) -
                              max_text_chars=limits.max_text_chars)
         if job.report_id is None:
             return outcome(doc=doc)
-        report_id = job.report_id
+        report_id, stated = job.report_id, None
         if job.id_taken:
-            report_id = council_id(job.report_id, extract_metadata(doc.text, doc.source, doc.file_type).council) \
-                or report_id
+            stated = extract_metadata(doc.text, doc.source, doc.file_type)
+            report_id = council_id(job.report_id, stated.council) or report_id
         report = parse_document(
             doc, count_tokens, max_tokens=limits.chunk_max_tokens, model_max_tokens=limits.model_max_tokens,
-            overlap_tokens=limits.chunk_overlap_tokens, report_id=report_id,
+            overlap_tokens=limits.chunk_overlap_tokens, report_id=report_id, stated=stated,
         )
         return outcome(doc=doc, report=report)
     except IngestError as exc:

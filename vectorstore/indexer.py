@@ -16,11 +16,11 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path, PurePath
 from typing import Literal
 
-from ingest.judgements import extract_judgements, no_overall_grade
+from ingest.judgements import extract_judgements
 from ingest.loaders import (
     IngestError,
     display_name,
@@ -31,7 +31,7 @@ from ingest.loaders import (
 )
 from ingest.metadata import METADATA_VERSION, extract_metadata, report_id_for
 from ingest.models import LoadedDocument, ParsedReport, ReportMeta, content_hash
-from ingest.parse import parse_document
+from ingest.parse import parse_document, read_meta
 from ingest.units import cut_units
 from ingest.workers import (
     ParseJob,
@@ -219,12 +219,15 @@ class Indexer:
         try:
             data, known = item.data, None
             if item.path is not None:
-                data = read_report_file(item.path, max_bytes=self.max_bytes)
                 known = self.store.find_by_path(str(item.path.resolve()))
-                if known is not None and known.meta.file_hash == file_digest(data):
-                    # The same bytes at the same path: nothing to read, parse or embed.
-                    return self._result(name, started, "unchanged", self._reread_judgements(known, None),
-                                        report_id=known.meta.report_id, sections=known.sections, chunks=known.chunks)
+                if known is not None:
+                    # A stored file is read here to compare its bytes; a new one is read once, by its parser.
+                    data = read_report_file(item.path, max_bytes=self.max_bytes)
+                    if known.meta.file_hash == file_digest(data):
+                        # The same bytes at the same path: nothing to read, parse or embed.
+                        return self._result(name, started, "unchanged", self._reread_judgements(known, None),
+                                            report_id=known.meta.report_id, sections=known.sections,
+                                            chunks=known.chunks)
             report_id, taken = self._likely_id(name, known)
             pool.submit(ParseJob(index, name, path=str(item.path) if item.path is not None else None, data=data,
                                  report_id=report_id if pool.workers else None, id_taken=taken))
@@ -334,9 +337,8 @@ class Indexer:
             # two ways and knew no publication or inspection dates); text and chunks stay.
             text = self.store.report_text(rid) if text is None else text
             old = record.meta
-            meta = extract_metadata(text, old.source, old.file_type, report_id=rid)
-            meta = replace(meta, source_path=old.source_path, file_hash=old.file_hash,
-                           no_overall_grade=no_overall_grade(extract_judgements(text, meta.date), meta.inspection_start))
+            meta, _ = read_meta(text, old.source, old.file_type, report_id=rid,
+                                source_path=old.source_path, file_hash=old.file_hash)
             self.store.update_manifest(rid, {**meta.to_dict(), "metadata_version": METADATA_VERSION})
             done.append("its council, kind and dates read again")
         if record.judgements_stale:
