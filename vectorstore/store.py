@@ -39,7 +39,7 @@ import logging
 import time
 import uuid
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -354,6 +354,10 @@ def _unpack_text(document: str) -> str:
         return zlib.decompress(base64.b85decode(document[len(_PACKED) :])).decode("utf-8")
     except (ValueError, zlib.error, binascii.Error, UnicodeDecodeError):
         return document  # an old, unpacked text that happens to start with the marker
+
+
+def _ids(collection: Any, where: dict[str, Any]) -> list[str]:
+    return list(collection.get(where=where, include=[])["ids"])
 
 
 def _batches(n: int, size: int) -> Iterator[slice]:
@@ -859,13 +863,9 @@ class ReportStore:
         return found
 
     def _delete_stale_units(self, report_id: str, version: str) -> None:
-        stale = self._units.get(
-            where={"$and": [{"report_id": report_id},
-                            {"$or": [{"version": {"$ne": version}}, {"units_version": {"$ne": UNITS_VERSION}}]}]},
-            include=[],
-        )["ids"]
-        for window in _batches(len(stale), self._max_batch):
-            self._units.delete(ids=list(stale[window]))
+        stale = _ids(self._units, {"$and": [
+            {"report_id": report_id}, {"$or": [{"version": {"$ne": version}}, {"units_version": {"$ne": UNITS_VERSION}}]}]})
+        self._delete(self._units, stale)
 
     def put_units(self, report_id: str, units: Sequence[Unit], vectors: Sequence[Sequence[float]], text: str) -> None:
         """Store units cut anew for a report already stored (its text and chunks stay), as
@@ -928,9 +928,7 @@ class ReportStore:
                 self._bump()
             chunk_ids = self._chunk_ids({"report_id": report_id})
             self._delete_chunks(chunk_ids)
-            unit_ids = list(self._units.get(where={"report_id": report_id}, include=[])["ids"])
-            for window in _batches(len(unit_ids), self._max_batch):
-                self._units.delete(ids=unit_ids[window])
+            self._delete(self._units, _ids(self._units, {"report_id": report_id}))
         except (ChromaError, OSError) as exc:
             raise self._write_failed(exc) from exc
         log.info("removed %s: %d chunks", report_id, len(chunk_ids))
@@ -947,37 +945,34 @@ class ReportStore:
             for rid, m in zip(got["ids"], got["metadatas"] or []):
                 current[rid] = str(m.get("version"))
 
-        orphans: list[str] = []
-        total = self._chunks.count()
-        for window in _batches(total, self._max_batch):
-            got = self._chunks.get(
-                include=["metadatas"], limit=window.stop - window.start, offset=window.start
-            )
-            for cid, m in zip(got["ids"], got["metadatas"] or []):
-                m = m or {}
-                if current.get(str(m.get("report_id"))) != m.get("version"):
-                    orphans.append(cid)
+        def served(m: dict[str, Any]) -> bool:
+            return current.get(str(m.get("report_id"))) == m.get("version")
+
+        orphans = self._not_kept(self._chunks, served)
         self._delete_chunks(orphans)
-        stray: list[str] = []
-        total = self._units.count()
-        for window in _batches(total, self._max_batch):
-            got = self._units.get(include=["metadatas"], limit=window.stop - window.start, offset=window.start)
-            for uid, m in zip(got["ids"], got["metadatas"] or []):
-                m = m or {}
-                if current.get(str(m.get("report_id"))) != m.get("version") or m.get("units_version") != UNITS_VERSION:
-                    stray.append(uid)
-        for window in _batches(len(stray), self._max_batch):
-            self._units.delete(ids=stray[window])
+        stray = self._not_kept(self._units, lambda m: served(m) and m.get("units_version") == UNITS_VERSION)
+        self._delete(self._units, stray)
         if orphans or stray:
             log.warning("repair removed %d orphan chunks and %d orphan units", len(orphans), len(stray))
         return len(orphans)
 
     def _chunk_ids(self, where: dict[str, Any]) -> list[str]:
-        return list(self._chunks.get(where=where, include=[])["ids"])
+        return _ids(self._chunks, where)
 
     def _delete_chunks(self, ids: list[str]) -> None:
+        self._delete(self._chunks, ids)
+
+    def _delete(self, collection: Any, ids: list[str]) -> None:
         for window in _batches(len(ids), self._max_batch):
-            self._chunks.delete(ids=ids[window])
+            collection.delete(ids=ids[window])
+
+    def _not_kept(self, collection: Any, keep: Callable[[dict[str, Any]], bool]) -> list[str]:
+        """Ids of every record of ``collection`` whose metadata ``keep`` refuses, read in batches."""
+        out: list[str] = []
+        for window in _batches(collection.count(), self._max_batch):
+            got = collection.get(include=["metadatas"], limit=window.stop - window.start, offset=window.start)
+            out += [rid for rid, m in zip(got["ids"], got["metadatas"] or []) if not keep(m or {})]
+        return out
 
     # -- searching -----------------------------------------------------------------------------
 
