@@ -181,7 +181,7 @@ def resolve_device(device: str) -> str:
 
 
 def resolve_runtime(runtime: str, device: str) -> str:
-    """``auto``: torch (fp16) on a GPU; on a CPU, the runtime measured fastest at equal quality."""
+    """``auto``: torch (fp16) on a GPU; on a CPU, ``CPU_DEFAULT_RUNTIME``."""
     if runtime == "auto":
         return "torch" if device == "cuda" else CPU_DEFAULT_RUNTIME
     if runtime not in RUNTIMES:
@@ -194,7 +194,7 @@ def describe_setting(runtime: str, device: str, threads: int | None = 1) -> str:
     not imported (a GPU is looked for through the NVIDIA driver instead)."""
     gpu = Path("/proc/driver/nvidia/version").exists()
     where = device if device != "auto" else ("cuda, if torch sees the GPU" if gpu else "cpu (no GPU found)")
-    chosen = runtime if runtime != "auto" else ("torch" if gpu and device != "cpu" else CPU_DEFAULT_RUNTIME)
+    chosen = resolve_runtime(runtime, "cuda" if gpu and device != "cpu" else "cpu")
     missing = [r for r in RUNTIMES if not runtime_installed(r)]
     note = f"; not installed here: {', '.join(missing)}" if missing else ""
     count = f"{threads} thread{'s' if threads != 1 else ''}" if threads else "a thread per core"
@@ -623,9 +623,9 @@ class _Graph:
     """An exported model's forward pass: model inputs in, the last layer's token vectors out."""
 
     def __init__(self, run: Callable[[dict[str, np.ndarray]], np.ndarray], inputs: Sequence[str],
-                 threads: int | None, on_gpu: bool = False, per_text: bool = False) -> None:
+                 threads: int | None, on_gpu: bool = False) -> None:
         self._run, self.inputs, self.threads, self.on_gpu = run, tuple(inputs), threads, on_gpu
-        self.per_text = per_text  # one text per forward pass (see Embedder._passes)
+        self.per_text = False  # one text per forward pass (int8: see Embedder._passes)
 
     def run(self, inputs: dict[str, np.ndarray]) -> np.ndarray:
         return self._run({name: np.asarray(inputs[name], dtype=np.int64) for name in self.inputs})
