@@ -179,10 +179,12 @@ def limits(files: list[Path], batch_size: int) -> dict:
     from ingest.loaders import IngestError, load_document
     from reports_qa.settings import Settings
     from vectorstore.embeddings import Embedder
+    from vectorstore.indexer import Indexer
 
     settings = Settings()
-    embedder = Embedder.load(settings.embedding_model, torch_threads=settings.torch_threads)
-    from ingest.parse import parse_document
+    # The runtime the ingests use (REPORTS_QA_EMBEDDING_BACKEND), so the ratio compares like with like.
+    embedder = Embedder.from_settings(settings)
+    indexer = Indexer(None, embedder, settings)  # type: ignore[arg-type]  # parses only
 
     texts: list[str] = []
     load1 = os.getloadavg()[0]
@@ -192,20 +194,16 @@ def limits(files: list[Path], batch_size: int) -> dict:
             doc = load_document(path, max_text_chars=settings.max_text_chars)
         except IngestError:
             continue
-        report = parse_document(doc, embedder.count_tokens, max_tokens=settings.chunk_max_tokens,
-                                model_max_tokens=embedder.max_tokens, overlap_tokens=settings.chunk_overlap_tokens)
-        texts += report.embed_texts()
+        texts += indexer.parse(doc).embed_texts()
     parse_s = time.perf_counter() - t0
     parse_load1 = (load1 + os.getloadavg()[0]) / 2
     load1 = os.getloadavg()[0]
     t0 = time.perf_counter()
     embedder.embed(texts, batch_size=batch_size)
     encode_s = time.perf_counter() - t0
-    import torch
-
     return {"parse_s": parse_s, "parse_load1": parse_load1, "encode_s": encode_s,
             "encode_load1": (load1 + os.getloadavg()[0]) / 2, "texts": len(texts),
-            "torch_threads": torch.get_num_threads()}
+            "torch_threads": embedder.threads}
 
 
 def main() -> None:
