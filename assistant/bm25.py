@@ -96,7 +96,7 @@ class BM25:
             return out
         norms = self._length_norms()
         boost = self.k1 + 1
-        for term in set(query):
+        for term in dict.fromkeys(query):  # in query order: a float sum in hash order differs run to run
             docs = self.postings.get(term)
             if not docs:
                 continue

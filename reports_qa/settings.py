@@ -48,8 +48,8 @@ class Settings(BaseSettings):
         description=(
             "The runtime that computes embeddings for a new store: torch (sentence-transformers), onnx "
             "(ONNX Runtime), onnx-int8 (ONNX Runtime, int8 matrix multiplications), openvino. 'auto': "
-            "torch, in fp16 when torch sees a GPU (onnx-int8 embeds about 3x faster on a CPU but lowered the "
-            "sample gate's citation precision; see the README). A store keeps "
+            "torch in fp16 when torch sees a GPU, else onnx (the same answers as torch, about twice as "
+            "fast; onnx-int8 is faster still but lost retrieval on the reader sets; see the README). A store keeps "
             "the runtime it was built with, and its questions are embedded with that one; "
             "`ingest --rebuild` switches."
         ),
@@ -103,6 +103,16 @@ class Settings(BaseSettings):
     chroma_timeout_s: float = Field(default=30.0, gt=0, description="Longest wait for one Chroma server request.")
     chroma_retries: int = Field(
         default=2, ge=0, le=10, description="Retries (with backoff) of a Chroma server request that failed to connect or timed out."
+    )
+    search_ef: int = Field(
+        default=400,
+        ge=16,
+        le=10000,
+        description=(
+            "How many candidates Chroma's HNSW index weighs for each vector search. A store of up "
+            "to this many chunks (or units) is then searched exhaustively, so the same question finds "
+            "the same passages in every process; beyond it, nearly so. Lower is faster on a very large store."
+        ),
     )
     chunk_max_tokens: int = Field(
         default=200,

@@ -207,10 +207,10 @@ def reader_store(tmp_path_factory, embedder):
 def reader_assistant(reader_store, embedder):
     """An extractive Assistant over the reader store, shared by the whole session."""
     from assistant import Assistant
-    from vectorstore.store import ReportStore
+    from vectorstore.store import open_store
 
     settings = Settings(data_dir=reader_store, backend="extractive")
-    store = ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension)
-    yield Assistant(settings, store, embedder)
+    store, store_embedder = open_store(settings)  # the runtime the store was built with (the default)
+    yield Assistant(settings, store, store_embedder)
     store.close()
 

@@ -4,6 +4,7 @@ and a store that keeps the runtime it was built with. Real model, real Chroma.""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from pathlib import Path
@@ -142,6 +143,13 @@ def test_device_and_runtime_choice(monkeypatch):
         resolve_device("cuda")
     with pytest.raises(EmbeddingModelError, match="unknown embedding runtime"):
         resolve_runtime("tensorrt", "cpu")
+
+
+def test_every_exported_runtime_needs_the_onnx_package(monkeypatch):
+    # torch.onnx writes the export with the onnx package: without it only torch can run
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
+    assert [r for r in RUNTIMES if runtime_installed(r)] == ["torch"]
 
 
 def test_settings_name_the_runtime_and_threads(monkeypatch):

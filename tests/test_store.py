@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 import chromadb
+import numpy as np
 import pytest
 from chromadb.api.client import SharedSystemClient
 
@@ -21,6 +22,7 @@ from vectorstore.store import (
     ReportNotFoundError,
     ReportStore,
     StoreError,
+    _hnsw,
     chroma_settings,
 )
 
@@ -457,3 +459,38 @@ def test_a_store_written_before_texts_were_compressed_is_read_as_it_is(store, sa
     odd = "zlib+b85:not packed at all, just a report that starts so"
     store._reports.update(**raw, documents=[odd])
     assert store.report_text(SAMPLE_REPORT_ID) == odd
+
+
+# -- exact vector search ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", [
+    "And what did the others get?",
+    "What needs to improve in North Somerset?",
+    "How many volunteers does Swindon have?",
+    "Which services were judged good in Southend?",
+    "What did inspectors say about care leavers?",
+])
+def test_vector_search_finds_the_exact_nearest_chunks(sample_store, embedder, question):
+    # HNSW is approximate, and Chroma rebuilds the graph of a collection of 100 to 1,000 vectors at
+    # random whenever a process opens it: with its default 100 candidates, the sample store's 40
+    # nearest chunks to one question differed from run to run, and so did the answers.
+    with ReportStore.open(Settings(data_dir=sample_store), model_name=embedder.name,
+                          dimension=embedder.dimension) as store:
+        every = store._chunks.get(include=["embeddings"])
+        assert 100 <= len(every["ids"]) <= store.search_ef  # the range the graph is rebuilt in
+        vector = np.asarray(embedder.embed_query(question))
+        nearness = np.asarray(every["embeddings"]) @ vector
+        exact = {every["ids"][i] for i in np.argsort(-nearness)[:40]}
+        assert {meta["chunk_id"] for meta, _, _ in store.query(list(vector), k=40)} == exact
+
+
+def test_an_older_store_gets_the_wider_search(settings, embedder, sample_report, embed_report):
+    with ReportStore.open(settings.model_copy(update={"search_ef": 100}), model_name=embedder.name,
+                          dimension=embedder.dimension) as store:
+        store.put_report(sample_report, embed_report(sample_report))
+    with ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension) as store:
+        assert store.search_ef == 400
+        ef = {c.name: _hnsw(c)["ef_search"] for c in (store._chunks, store._units)}
+        assert set(ef.values()) == {400}, ef
+        assert store.query(embed_report(sample_report)[0], k=1)[0][0]["report_id"] == SAMPLE_REPORT_ID

@@ -33,11 +33,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import json
 import logging
 import time
 import uuid
+import warnings
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, fields
@@ -81,6 +83,7 @@ _OPTIONAL_CHUNK_KEYS = ("council", "meeting", "date", "title", "section_number",
 UNITS_VERSION = 2  # bump when ingest.units cuts differently, so stored reports are cut again
 SHARED_MIN_WORDS = 8  # a unit this long found word for word in the reports of ...
 SHARED_MIN_COUNCILS = 3  # ... this many councils is boilerplate
+SEARCH_EF = Settings.model_fields["search_ef"].default  # HNSW candidates per search (REPORTS_QA_SEARCH_EF)
 
 
 def unit_text_hash(words: str) -> str | None:
@@ -265,6 +268,21 @@ class _ServerCollection:
         return lambda *args, **kwargs: _retrying(self._url, self._retries, lambda: attr(*args, **kwargs))
 
 
+@contextlib.contextmanager
+def _no_legacy_warning() -> Iterator[None]:
+    """A collection whose search ``_set_search_ef`` changed records no embedding function
+    ("legacy"), which is right: reports-qa always passes its vectors. Chroma warns of it at each
+    reading of the collection's configuration."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "legacy embedding function config", DeprecationWarning)
+        yield
+
+
+def _hnsw(collection: Collection) -> dict[str, Any]:
+    with _no_legacy_warning():
+        return dict((collection.configuration or {}).get("hnsw") or {})
+
+
 def _close_client(client: ClientAPI) -> None:
     close = getattr(client, "close", None)
     if callable(close):
@@ -369,7 +387,7 @@ class ReportStore:
     """Reports and their chunk vectors in two Chroma collections; see the module docstring."""
 
     def __init__(self, client: ClientAPI, *, prefix: str, model_name: str, dimension: int, retries: int = 2,
-                 runtime: str = "torch") -> None:
+                 runtime: str = "torch", search_ef: int = SEARCH_EF) -> None:
         if dimension < 1:
             raise ValueError("dimension must be positive")
         self.client = client
@@ -381,11 +399,14 @@ class ReportStore:
         self.location = self._describe_location(client)
         self.server_url = _server_url(client)  # None for an embedded store
         self.retries = retries
+        self.search_ef = search_ef
         self._max_batch = max(1, int(client.get_max_batch_size()))
         self._chunks = self._open_chunks()
         self._reports = self._open_collection(f"{prefix}_reports", metadata={"kind": "manifest"})
-        self._units = self._open_collection(f"{prefix}_units", metadata={"kind": "units", "hnsw:space": "cosine"})
+        self._units = self._open_collection(f"{prefix}_units", metadata=self._vector_metadata(kind="units"))
         self._state = self._open_collection(f"{prefix}_state", metadata={"kind": "state"})
+        for collection in (self._chunks, self._units):
+            self._set_search_ef(collection)
         self._listing: tuple[str, list[ReportRecord], list[tuple[ReportMeta, Judgement]]] | None = None
         self._by_id: tuple[str, dict[str, ReportRecord]] | None = None
 
@@ -398,7 +419,7 @@ class ReportStore:
         client = make_client(settings)
         try:
             store = cls(client, prefix=settings.collection, model_name=model_name, dimension=dimension,
-                        retries=settings.chroma_retries, runtime=runtime)
+                        retries=settings.chroma_retries, runtime=runtime, search_ef=settings.search_ef)
         except (ChromaError, OSError) as exc:  # embedded: a read-only folder fails on first write
             _close_client(client)
             if settings.chroma_url:
@@ -459,7 +480,8 @@ class ReportStore:
         """Get an existing collection or create it; never with Chroma's default embedding function."""
         try:
             try:
-                collection = self.client.get_collection(name, embedding_function=None)
+                with _no_legacy_warning():
+                    collection = self.client.get_collection(name, embedding_function=None)
             except NotFoundError:
                 # get_or_create, not create: another process may have created it a moment ago
                 collection = self.client.get_or_create_collection(
@@ -473,12 +495,39 @@ class ReportStore:
                 f"Cannot create Chroma collection {name!r}: {exc}. Check REPORTS_QA_COLLECTION."
             ) from exc
 
+    def _set_search_ef(self, collection: Collection) -> None:
+        """Give a collection made before ``search_ef`` was set (or with another value) that many
+        HNSW candidates per search; a new one is created with it (``_vector_metadata``).
+
+        A store that cannot be written (read-only) is searched as it is.
+        """
+        hnsw = _hnsw(collection)
+        if int(hnsw.get("ef_search") or 0) == self.search_ef:
+            return
+        try:
+            collection.modify(configuration={"hnsw": {"ef_search": self.search_ef}})
+        except (ChromaError, OSError, ValueError) as exc:
+            log.info("cannot set the vector search of %s to %d candidates (%s); it keeps %s",
+                     collection.name, self.search_ef, exc, hnsw.get("ef_search"))
+
+    def _vector_metadata(self, **metadata: Any) -> dict[str, Any]:
+        """A vector collection's metadata at creation: cosine distance, and ``search_ef`` HNSW
+        candidates per search (Chroma's default is 100).
+
+        HNSW finds nearest neighbours approximately, and Chroma rebuilds the graph of a
+        collection of 100 to 1,000 vectors, at random, each time a process opens it: the sample
+        store's 343 chunks gave the same question different 40 nearest chunks from one run to
+        the next, and so different answers. With at least as many candidates as vectors the
+        search is exhaustive, and beyond that nearly so.
+        """
+        return {**metadata, "hnsw:space": "cosine", "hnsw:search_ef": self.search_ef}
+
     def _open_chunks(self) -> Collection:
-        # Cosine space via the "hnsw:space" metadata key: Chroma 1.5 still honours it, and the
-        # `configuration={"hnsw": ...}` alternative records a "legacy" embedding function that
-        # warns (DeprecationWarning) every time the collection is opened.
-        wanted = {"embedding_model": self.model_name, "dimension": self.dimension,
-                  "embedding_runtime": self.runtime, "hnsw:space": "cosine"}
+        # Cosine space and search width via "hnsw:" metadata keys: Chroma 1.5 still honours them,
+        # and the `configuration={"hnsw": ...}` alternative records a "legacy" embedding function
+        # that Chroma warns of whenever the configuration is read (see `_no_legacy_warning`).
+        wanted = self._vector_metadata(embedding_model=self.model_name, dimension=self.dimension,
+                                       embedding_runtime=self.runtime)
         collection = self._open_collection(f"{self.prefix}_chunks", metadata=wanted)
         found = collection.metadata or {}
         # Stores from before runtimes were recorded were all built with torch.
@@ -497,7 +546,7 @@ class ReportStore:
                 f"Use model {stored_model}, choose another REPORTS_QA_DATA_DIR, or rebuild with "
                 "`reports-qa ingest --rebuild`."
             )
-        space = ((collection.configuration or {}).get("hnsw") or {}).get("space")
+        space = _hnsw(collection).get("space")
         if space not in (None, "cosine"):
             log.warning("collection %s uses %s distance, not cosine", collection.name, space)
         return collection
