@@ -86,6 +86,29 @@ def test_stored_units_come_back_with_their_vectors(store, embedder):
     assert store.units(report.meta.report_id, record.version) == []
 
 
+def test_a_unit_search_leaves_out_units_of_an_older_cut(store, embedder):
+    from ingest.loaders import load_document
+    from ingest.parse import parse_document
+    from reports_qa.settings import SAMPLE_REPORTS_DIR
+    from vectorstore.store import UNITS_VERSION
+
+    report = parse_document(load_document(SAMPLE_REPORTS_DIR / NORTH_SOMERSET), embedder.count_tokens)
+    vectors = embedder.embed(report.embed_texts())
+    store.put_report(report, vectors)
+    question = embedder.embed_query(report.units[5].text_in(report.text))
+    rid = report.meta.report_id
+    for report_ids in (None, [rid]):
+        nearest, _ = store.query_units(question, k=5, report_ids=report_ids)[0]
+        assert (nearest["report_id"], nearest["start"]) == (rid, report.units[5].start)
+    # a re-cut that stopped half-way leaves a unit of the older cut: it is never found
+    old = store._units.get(where={"report_id": rid}, limit=1, include=["metadatas", "embeddings"])
+    store._units.upsert(ids=["older-cut"], embeddings=[list(question)],
+                        metadatas=[{**old["metadatas"][0], "units_version": UNITS_VERSION - 1}])
+    for report_ids in (None, [rid]):
+        found = store.query_units(question, k=5, report_ids=report_ids)
+        assert found and all(m["units_version"] == UNITS_VERSION for m, _ in found)
+
+
 def test_a_report_stored_before_units_gets_them_at_the_next_ingest(tmp_path, embedder):
     import shutil
 

@@ -505,6 +505,8 @@ class Embedder:
         with longer ones came out at 0.966 cosine from itself alone; alone, each text's vector
         is its own, whatever it is embedded beside.
         """
+        if len(texts) == 1:
+            return [[0]]  # a question: nothing to group, so not tokenized twice
         if self._graph is None or self._graph.on_gpu:
             order = _length_order(texts)
             return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
