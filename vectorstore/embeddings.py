@@ -74,9 +74,10 @@ __all__ = [
 FROM_SETTINGS: Any = object()
 
 RUNTIMES = ("torch", "onnx", "onnx-int8", "openvino")
-# What `auto` means on a CPU: the fp32 export gave the very same answers as torch on every
-# question set and encodes about 1.9x faster (bench/bench_embed.py, bench/bench_runtime_quality.py);
-# int8 is faster still but lost retrieval on the reader sets, so it stays opt-in.
+# What `auto` means on a CPU: a store built with the fp32 export gave the very same answers as
+# torch to every question of every set (`reports-qa eval` on a store per runtime; README,
+# "Embedding runtimes") and encodes about 1.9x faster (bench/bench_embed.py); int8 is faster
+# still but lost retrieval on the reader sets, so it stays opt-in.
 CPU_DEFAULT_RUNTIME = "onnx"
 # Most tokens (texts x the longest) in one forward pass of an exported graph on the CPU.
 TOKENS_PER_PASS = 256
