@@ -104,6 +104,73 @@ def test_pipelined_ingest_keeps_order_ids_and_reasons_and_reingest_parses_nothin
     assert pools.started == 1  # an unchanged corpus starts no parse process
 
 
+def test_a_report_is_written_while_the_next_embeds_and_a_copy_is_not_embedded(
+        tmp_path, settings, store, embedder, monkeypatch):
+    """The store's write of one report runs in a thread while this one embeds the next; a
+    copy of the report being written is found a duplicate without being embedded; the bar
+    never goes back although a file is done after the next one started."""
+    from vectorstore.indexer import Indexer
+    from vectorstore.progress import ProgressCount
+
+    copy = "80574_trafford again/children's services inspection - 08 may 2019.pdf"
+    folder = copy_tree(tmp_path, [NE_LINCS, TRAFFORD, WEST_SUSSEX])
+    (folder / copy).parent.mkdir()
+    shutil.copy(folder / TRAFFORD, folder / copy)
+
+    embedding, writes, embeds = threading.Event(), [], []
+    real_put, real_embed = store.put_report, embedder.embed
+
+    def put_report(report, vectors):
+        first = not writes
+        writes.append((report.meta.report_id, threading.current_thread() is threading.main_thread()))
+        embedding.clear()
+        if first:  # a serial ingest embeds nothing until this returns: the wait would time out
+            writes.append(("next embed started during the write", embedding.wait(timeout=60)))
+        real_put(report, vectors)
+
+    def embed(texts, **kw):
+        embeds.append(len(texts))
+        embedding.set()
+        return real_embed(texts, **kw)
+
+    monkeypatch.setattr(store, "put_report", put_report)
+    monkeypatch.setattr(embedder, "embed", embed)
+
+    class Seen(ProgressCount):
+        def __init__(self):
+            super().__init__()
+            self.fractions, self.order = [], []
+
+        def chunks_embedded(self, n):
+            super().chunks_embedded(n)
+            self.fractions.append(self.fraction)
+
+        def file_started(self, source, index, total):
+            super().file_started(source, index, total)
+            self.order.append(("started", index))
+
+        def file_done(self, result):
+            super().file_done(result)
+            self.fractions.append(self.fraction)
+            self.order.append(("done", result.status))
+
+    seen = Seen()
+    results = Indexer(store, embedder, settings.model_copy(update={"parse_workers": 1})).ingest_paths([folder], seen)
+    assert [(r.status, r.report_id) for r in results] == [
+        ("ingested", "children-s-services-inspection-26-november-2021"), ("ingested", MAY_2019),
+        ("duplicate", MAY_2019), ("ingested", f"{MAY_2019}-west-sussex")]
+    assert writes[:2] == [("children-s-services-inspection-26-november-2021", False),
+                          ("next embed started during the write", True)]
+    assert [rid for rid, main_thread in writes[2:]] == [MAY_2019, f"{MAY_2019}-west-sussex"]
+    assert not any(main_thread for _, main_thread in writes[2:])
+    stored = [store.get_report(r.report_id) for r in results if r.status == "ingested"]
+    assert embeds == [record.chunks + record.units for record in stored]  # each once; the copy never
+    assert seen.order[:3] == [("started", 0), ("started", 1), ("done", "ingested")]  # 0 is written while 1 embeds
+    assert seen.fractions == sorted(seen.fractions) and seen.fractions[-1] == seen.done == 4
+    for record in stored:
+        assert len(store._chunks.get(where={"report_id": record.meta.report_id}, include=[])["ids"]) == record.chunks
+
+
 def test_a_parse_process_that_dies_loses_no_file(settings, embedder, caplog):
     """A worker killed mid-run (as out-of-memory would): its file is read again, alone, and the
     files queued behind it are sent again; every outcome comes back, in order."""
@@ -296,7 +363,7 @@ def test_one_bar_across_all_files_with_a_time_estimate():
         bar.chunks_embedded(5)
         task = progress.tasks[0]
         assert (task.total, task.completed) == (4, 1.5)
-        assert task.fields == {"files": "1/4 files", "detail": "embedding 5/10 chunks"}
+        assert task.fields == {"files": "1/4 files", "detail": "embedding 5/10 passages"}
         assert task.description == "b.pdf"
         columns = [type(c).__name__ for c in progress.columns]
         assert "TimeRemainingColumn" in columns and columns.count("BarColumn") == 1

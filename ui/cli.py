@@ -11,6 +11,7 @@ from pathlib import Path
 from reports_qa import logs
 from reports_qa.settings import SAMPLE_REPORTS_DIR, Settings
 from ui.terminal import plain, rich_text
+from vectorstore.progress import ProgressCount
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -37,39 +38,38 @@ def _print_json(data: object) -> None:
 # --- ingest -------------------------------------------------------------------------------------
 
 
-class _Bar:  # an IngestProgress
+class _Bar(ProgressCount):
     """One bar across all files with a time estimate: a file counts whole once done, and by
-    its chunks embedded while it embeds (unchanged files go by at once; the estimate follows
+    its passages embedded while it embeds (unchanged files go by at once; the estimate follows
     the recent pace)."""
 
     def __init__(self, progress) -> None:
+        super().__init__()
         self.progress = progress
         self.task = progress.add_task("", total=None, files="", detail="")
-        self.done = self.planned = self.embedded = self.total = 0
 
     def file_started(self, source: str, index: int, total: int) -> None:
-        self.total = total
-        self._show(source, detail="")
+        super().file_started(source, index, total)
+        self._show(source)
 
     def chunks_planned(self, source: str, n: int) -> None:
-        self.planned, self.embedded = n, 0
-        self._show(source, detail=f"embedding 0/{n} chunks")
+        super().chunks_planned(source, n)
+        self._show(source)
 
     def chunks_embedded(self, n: int) -> None:
-        self.embedded += n
-        self._show(None, detail=f"embedding {self.embedded}/{self.planned} chunks")
+        super().chunks_embedded(n)
+        self._show()
 
     def file_done(self, result) -> None:
-        self.done += 1
-        self.planned = self.embedded = 0
-        self._show(None, detail="")
+        super().file_done(result)
+        self._show()
 
-    def _show(self, source: str | None, detail: str) -> None:
-        within = self.embedded / self.planned if self.planned else 0.0
+    def _show(self, source: str | None = None) -> None:
+        detail = f"embedding {self.embedded}/{self.planned} passages" if self.planned else ""
         fields = {"files": f"{self.done}/{self.total} files", "detail": detail}
         if source is not None:
             fields["description"] = source  # shown as text: the column has markup off
-        self.progress.update(self.task, total=self.total, completed=self.done + within, **fields)
+        self.progress.update(self.task, total=self.total, completed=self.fraction, **fields)
 
 
 def _ingest_progress(console, disable: bool):

@@ -19,8 +19,9 @@ from ingest.loaders import SUPPORTED_TYPES
 from ingest.models import ReportMeta
 from reports_qa.settings import Settings
 from ui.sources import md_text
-from vectorstore.indexer import Indexer, IngestProgress, IngestResult, remove_report
+from vectorstore.indexer import Indexer, IngestResult, remove_report
 from vectorstore.lock import StoreBusyError
+from vectorstore.progress import ProgressCount
 from vectorstore.store import ReportRecord
 
 PAGE_SIZE = 50
@@ -63,32 +64,31 @@ def _left(started: float, fraction: float) -> str:
     return f"about {math.ceil(seconds / 60)} min left" if seconds >= 90 else f"about {max(1, round(seconds))} s left"
 
 
-class _Bar(IngestProgress):
+class _Bar(ProgressCount):
     """One progress bar across every file, with the time left: a file counts whole once done,
-    and by its chunks embedded while it embeds."""
+    and by its passages embedded while it embeds."""
 
     def __init__(self, files: int) -> None:
+        super().__init__()
         self.bar = st.progress(0.0)
-        self.files, self.done, self.planned, self.embedded, self.name = files, 0, 0, 0, ""
+        self.total = files
         self.started = time.monotonic()
 
     def _show(self, what: str) -> None:
-        within = self.embedded / self.planned if self.planned else 0.0
-        fraction = min(1.0, (self.done + within) / self.files)
-        self.bar.progress(fraction, text=md_text(f"{self.done}/{self.files} files · {_left(self.started, fraction)}"
+        fraction = min(1.0, self.fraction / self.total)
+        self.bar.progress(fraction, text=md_text(f"{self.done}/{self.total} files · {_left(self.started, fraction)}"
                                                  f" · {what}"))
 
     def chunks_planned(self, source: str, n: int) -> None:
-        self.name, self.planned, self.embedded = source, n, 0
+        super().chunks_planned(source, n)
         self._show(f"{source}: embedding")
 
     def chunks_embedded(self, n: int) -> None:
-        self.embedded += n
-        self._show(f"{self.name}: {self.embedded}/{self.planned} chunks")
+        super().chunks_embedded(n)
+        self._show(f"{self.name}: {self.embedded}/{self.planned} passages")
 
     def file_done(self, result: IngestResult) -> None:
-        self.done += 1
-        self.planned = self.embedded = 0
+        super().file_done(result)
         self._show(f"{result.source}: {result.status}")
 
 

@@ -4,10 +4,12 @@ One bad file never stops a batch: every file gets a result with a one-line reaso
 report reaches the store only after all of its chunks are embedded, so a failure part-way
 leaves the previous version (or nothing) in place, never half a report.
 
-Files are read and parsed in worker processes (``ingest.workers``) while this process embeds
-and writes, in file order, one report at a time; a killed run resumes where it stopped, since
-every report stored is recognised unchanged by its file's hash and nothing of it is embedded
-again.
+Three things run at once, each on what it alone needs: worker processes (``ingest.workers``)
+read and parse the next files; this process embeds one report; a thread writes the report
+before it into the store. Decisions that need the store (which report a file is, its id) are
+made as a serial run makes them, with every earlier report written. A killed run resumes where
+it stopped, since every report stored is recognised unchanged by its file's hash and nothing
+of it is embedded again.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePath
 from typing import Literal
 
@@ -46,6 +49,7 @@ from reports_qa.memory import release_memory
 from reports_qa.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.lock import store_lock
+from vectorstore.progress import IngestProgress
 from vectorstore.store import ReportRecord, ReportStore, StoreError, open_store
 
 log = logging.getLogger(__name__)
@@ -86,16 +90,23 @@ class IngestResult:
         return asdict(self)
 
 
-class IngestProgress:
-    """Callbacks a front end can implement to show progress; the default does nothing."""
+@dataclass(frozen=True)
+class _Put:
+    """A report embedded and ready to store, and the result it gets once stored."""
 
-    def file_started(self, source: str, index: int, total: int) -> None: ...
+    report: ParsedReport
+    vectors: list
+    result: IngestResult
 
-    def chunks_planned(self, source: str, n: int) -> None: ...
 
-    def chunks_embedded(self, n: int) -> None: ...
+@dataclass(frozen=True)
+class _Writing:
+    """A report being written by the writer thread."""
 
-    def file_done(self, result: IngestResult) -> None: ...
+    item: _Item
+    started: float  # when its result's clock started (its reading, in a worker, included)
+    put: _Put
+    future: Future
 
 
 class Indexer:
@@ -167,17 +178,20 @@ class Indexer:
         """Every item's result, in order.
 
         The main process decides what needs the store (is the file unchanged, which report is
-        it, what is its id) and embeds and writes; the parse pool reads and parses the next
-        files meanwhile. What decides a report's id is checked again when it is written, with
-        every earlier file written, so ids come out as a serial run gives them; a file parsed
-        under another id (rare: a same-named file before it failed) is parsed again here.
+        it, what is its id) and embeds; the parse pool reads and parses the next files, and a
+        thread writes the previous report, meanwhile. A parsed report is embedded while the
+        one before it is written, as its worker parsed it; what decides its id is checked once
+        every earlier file is written, so ids come out as a serial run gives them, and a file
+        parsed under another id (rare: a same-named file before it failed) is parsed and
+        embedded again.
         """
         self._write_failed = None
         self._claimed = set()
         results: list[IngestResult] = []
         queue: deque[tuple[int, _Item, IngestResult | None]] = deque()
         upcoming = iter(enumerate(items))
-        with self._parse_pool(items) as pool:
+        writing: _Writing | None = None
+        with self._parse_pool(items) as pool, ThreadPoolExecutor(1, thread_name_prefix="store-write") as writer:
             while True:
                 while not pool.full and len(queue) <= pool.ahead + _QUICK_AHEAD:
                     i, item = next(upcoming, (None, None))
@@ -185,15 +199,69 @@ class Indexer:
                         break
                     queue.append((i, item, self._prepare(i, item, pool, time.perf_counter())))
                 if not queue:
+                    if writing is not None:
+                        self._done(writing.item, self._written(writing), progress, results)
                     return results
                 i, item, result = queue.popleft()
+                started = time.perf_counter()
                 progress.file_started(item.name, i, len(items))
+                outcome, ahead = None, None
                 if result is None:  # its parse is the oldest in the pool
-                    result = self._finish(item, pool.next(), progress, time.perf_counter())
-                if item.data is not None and result.status in ("ingested", "replaced") and result.report_id:
-                    self._keep_upload(result.report_id, PurePath(item.name).suffix.lower(), item.data)
-                progress.file_done(result)
-                results.append(result)
+                    outcome = pool.next()
+                    ahead = self._embed_ahead(item, outcome, writing, progress, started)
+                if writing is not None:
+                    self._done(writing.item, self._written(writing), progress, results)
+                    writing = None
+                if isinstance(ahead, IngestResult):
+                    result = ahead
+                elif outcome is not None:
+                    result = self._finish(item, outcome, progress, started, ahead)
+                if isinstance(result, _Put):
+                    future = writer.submit(self.store.put_report, result.report, result.vectors)
+                    writing = _Writing(item, time.perf_counter() - result.result.seconds, result, future)
+                else:
+                    self._done(item, result, progress, results)
+
+    def _done(self, item: _Item, result: IngestResult, progress: IngestProgress, results: list[IngestResult]) -> None:
+        if item.data is not None and result.status in ("ingested", "replaced") and result.report_id:
+            self._keep_upload(result.report_id, PurePath(item.name).suffix.lower(), item.data)
+        progress.file_done(result)
+        results.append(result)
+
+    def _written(self, writing: _Writing) -> IngestResult:
+        """The result of a report sent to the writer, once it is written (or failed to be)."""
+        try:
+            writing.future.result()
+        except Exception as exc:
+            return self._failed(writing.item.name, writing.started, exc)
+        finally:
+            release_memory()  # see reports_qa.memory: without it this process grows with every report
+        return replace(writing.put.result, seconds=round(time.perf_counter() - writing.started, 3))
+
+    def _embed_ahead(self, item: _Item, outcome: ParseOutcome, writing: _Writing | None, progress: IngestProgress,
+                     started: float) -> list | IngestResult | None:
+        """The vectors of a report as its worker parsed it, embedded while the report before it
+        is written (the failure, where that fails); None where nothing is embedded yet: it was
+        not parsed here, or a stored report or the one being written has its text (it is
+        unchanged, or a duplicate: ``_store`` decides, once that write is done)."""
+        report = outcome.report
+        if outcome.error is not None or report is None or not report.chunks or self._write_failed:
+            return None
+        try:
+            version = content_hash(outcome.doc.text)
+            if writing is not None and writing.put.report.meta.content_hash == version:
+                return None
+            if self.store.find_by_hash(version) is not None:
+                return None
+            return self._embed(item.name, report, progress)
+        except Exception as exc:
+            return self._failed(item.name, started - outcome.seconds, exc)
+
+    def _embed(self, name: str, report: ParsedReport, progress: IngestProgress) -> list:
+        texts = report.embed_texts()  # its chunks, then its sentences and list items
+        progress.chunks_planned(name, len(texts))
+        return self.embedder.embed(texts, batch_size=self.settings.embedding_batch_size,
+                                   progress=progress.chunks_embedded)
 
     def _parse_pool(self, items: list[_Item]) -> ParsePool:
         limits = ParseLimits(max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars,
@@ -246,14 +314,15 @@ class Indexer:
         self._claimed.add(base)
         return base, taken
 
-    def _finish(self, item: _Item, outcome: ParseOutcome, progress: IngestProgress, started: float) -> IngestResult:
+    def _finish(self, item: _Item, outcome: ParseOutcome, progress: IngestProgress, started: float,
+                vectors: list | None = None) -> IngestResult | _Put:
         started -= outcome.seconds  # its time includes its reading, done in a worker meanwhile
         if outcome.error is not None:
             return self._result(item.name, started, "failed", outcome.error)
         if self._write_failed:
             return IngestResult(item.name, "failed", f"{item.name}: not tried: {self._write_failed}")
         try:
-            return self._store(item.name, outcome.doc, outcome.report, progress, started)
+            return self._store(item.name, outcome.doc, outcome.report, progress, started, vectors)
         except Exception as exc:
             return self._failed(item.name, started, exc)
 
@@ -273,10 +342,12 @@ class Indexer:
         return self._result(name, started, "failed", f"{name}: unexpected error: {type(exc).__name__}: {exc}")
 
     def _store(self, name: str, doc: LoadedDocument, parsed: ParsedReport | None, progress: IngestProgress,
-               started: float) -> IngestResult:
-        """Decide which report ``doc`` is and store it, embedding only what is new.
+               started: float, vectors: list | None = None) -> IngestResult | _Put:
+        """Decide which report ``doc`` is: its result, or, where it is new or changed, the
+        report embedded and ready to store.
 
-        ``parsed``: ``doc`` as a worker parsed it, used when it was parsed under the id decided here.
+        ``parsed``: ``doc`` as a worker parsed it, used when it was parsed under the id decided
+        here, with ``vectors``, its embeddings, where they were made ahead.
         """
         version = content_hash(doc.text)
         stated = parsed.meta if parsed is not None else None
@@ -298,23 +369,16 @@ class Indexer:
         if parsed is not None and parsed.meta.report_id == report_id:
             report = parsed
         else:
-            report = self.parse(doc, report_id=report_id)
+            report, vectors = self.parse(doc, report_id=report_id), None
         if not report.chunks:
             raise IngestError(f"{name}: no text to index after removing page furniture")
         sections, chunks = len(report.sections), len(report.chunks)
-        progress.chunks_planned(name, chunks)
-        vectors = self.embedder.embed(
-            report.embed_texts(),
-            batch_size=self.settings.embedding_batch_size,
-            progress=progress.chunks_embedded,
-        )
-        self.store.put_report(report, vectors)
-        del vectors
-        release_memory()  # see reports_qa.memory: without it this process grows with every report
+        if vectors is None:
+            vectors = self._embed(name, report, progress)
         status: Status = "replaced" if existing is not None else "ingested"
         message = "new version replaced the old one" if existing is not None else ""
-        return self._result(name, started, status, message, report_id=report_id, sections=sections,
-                            chunks=chunks, embedded=chunks)
+        return _Put(report, vectors, self._result(name, started, status, message, report_id=report_id,
+                                                  sections=sections, chunks=chunks, embedded=chunks))
 
     def _keep_upload(self, report_id: str, suffix: str, data: bytes) -> None:
         folder = self.settings.uploads_dir
