@@ -158,14 +158,19 @@ class WordPieces:
 _worker: tuple[TokenCounter, ParseLimits] | None = None
 
 
-def _init_worker(count_tokens: TokenCounter, limits: ParseLimits, parent: int) -> None:
-    global _worker
-    _worker = (count_tokens, limits)
-    loaders.MAX_PDF_SECONDS = limits.pdf_seconds
+def child_of(parent: int) -> None:
+    """Set up a worker process of the ingest (here, and ``vectorstore.embed_process``)."""
     # Ctrl-C reaches the whole process group: the main process stops the run, not each worker.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A main process killed outright (SIGKILL) cannot stop its workers: they notice and leave.
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _init_worker(count_tokens: TokenCounter, limits: ParseLimits, parent: int) -> None:
+    global _worker
+    _worker = (count_tokens, limits)
+    loaders.MAX_PDF_SECONDS = limits.pdf_seconds
+    child_of(parent)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -104,71 +104,115 @@ def test_pipelined_ingest_keeps_order_ids_and_reasons_and_reingest_parses_nothin
     assert pools.started == 1  # an unchanged corpus starts no parse process
 
 
-def test_a_report_is_written_while_the_next_embeds_and_a_copy_is_not_embedded(
+class Watched:
+    """Observes a real ingest: the order of progress events and store writes, what this
+    process embeds itself, and the embedding process it starts."""
+
+    def __init__(self, store, embedder, monkeypatch, *, on_first_write=None) -> None:
+        from vectorstore import embed_process
+
+        self.events, self.here, self.children = [], [], []
+        real_put, real_embed, real_start = store.put_report, embedder.embed, embed_process.EmbeddingProcess.start
+
+        def put_report(report, vectors):
+            if on_first_write is not None and not any(e[0] == "put" for e in self.events):
+                on_first_write(self)
+            self.events.append(("put", report.meta.report_id))
+            real_put(report, vectors)
+
+        def embed(texts, **kw):
+            self.here.append(len(texts))
+            return real_embed(texts, **kw)
+
+        def start(child):
+            if child not in self.children:
+                self.children.append(child)
+            real_start(child)
+
+        monkeypatch.setattr(store, "put_report", put_report)
+        monkeypatch.setattr(embedder, "embed", embed)
+        monkeypatch.setattr(embed_process.EmbeddingProcess, "start", start)
+        monkeypatch.setattr(embed_process, "MIN_FILES", 1)
+        monkeypatch.setattr("vectorstore.indexer.MIN_FILES", 1)
+
+    def wait_until_ready(self) -> None:
+        deadline = time.monotonic() + 120
+        while not self.children[0].ready and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert self.children[0].ready
+
+
+def test_a_report_is_written_while_the_next_embeds_in_a_process_and_a_copy_is_not_embedded(
         tmp_path, settings, store, embedder, monkeypatch):
-    """The store's write of one report runs in a thread while this one embeds the next; a
-    copy of the report being written is found a duplicate without being embedded; the bar
-    never goes back although a file is done after the next one started."""
+    """Once the embedding process has loaded, each report is written while it embeds the
+    next, with the vectors this process would make; a copy of the report waiting to be
+    written is a duplicate, never embedded; the bar never goes back."""
     from vectorstore.indexer import Indexer
     from vectorstore.progress import ProgressCount
 
     copy = "80574_trafford again/children's services inspection - 08 may 2019.pdf"
-    folder = copy_tree(tmp_path, [NE_LINCS, TRAFFORD, WEST_SUSSEX])
+    folder = copy_tree(tmp_path, [NE_LINCS, TRAFFORD, WEST_SUSSEX, WILTSHIRE])
     (folder / copy).parent.mkdir()
     shutil.copy(folder / TRAFFORD, folder / copy)
-
-    embedding, writes, embeds = threading.Event(), [], []
-    real_put, real_embed = store.put_report, embedder.embed
-
-    def put_report(report, vectors):
-        first = not writes
-        writes.append((report.meta.report_id, threading.current_thread() is threading.main_thread()))
-        embedding.clear()
-        if first:  # a serial ingest embeds nothing until this returns: the wait would time out
-            writes.append(("next embed started during the write", embedding.wait(timeout=60)))
-        real_put(report, vectors)
-
-    def embed(texts, **kw):
-        embeds.append(len(texts))
-        embedding.set()
-        return real_embed(texts, **kw)
-
-    monkeypatch.setattr(store, "put_report", put_report)
-    monkeypatch.setattr(embedder, "embed", embed)
+    watched = Watched(store, embedder, monkeypatch, on_first_write=Watched.wait_until_ready)
 
     class Seen(ProgressCount):
-        def __init__(self):
-            super().__init__()
-            self.fractions, self.order = [], []
+        fractions: list
+
+        def chunks_planned(self, source, n):
+            super().chunks_planned(source, n)
+            watched.events.append(("embedding", self._started))
 
         def chunks_embedded(self, n):
             super().chunks_embedded(n)
             self.fractions.append(self.fraction)
 
-        def file_started(self, source, index, total):
-            super().file_started(source, index, total)
-            self.order.append(("started", index))
-
         def file_done(self, result):
             super().file_done(result)
             self.fractions.append(self.fraction)
-            self.order.append(("done", result.status))
 
     seen = Seen()
+    seen.fractions = []
     results = Indexer(store, embedder, settings.model_copy(update={"parse_workers": 1})).ingest_paths([folder], seen)
+    wiltshire = "children-s-services-inspection-22-july-2019"
     assert [(r.status, r.report_id) for r in results] == [
         ("ingested", "children-s-services-inspection-26-november-2021"), ("ingested", MAY_2019),
-        ("duplicate", MAY_2019), ("ingested", f"{MAY_2019}-west-sussex")]
-    assert writes[:2] == [("children-s-services-inspection-26-november-2021", False),
-                          ("next embed started during the write", True)]
-    assert [rid for rid, main_thread in writes[2:]] == [MAY_2019, f"{MAY_2019}-west-sussex"]
-    assert not any(main_thread for _, main_thread in writes[2:])
-    stored = [store.get_report(r.report_id) for r in results if r.status == "ingested"]
-    assert embeds == [record.chunks + record.units for record in stored]  # each once; the copy never
-    assert seen.order[:3] == [("started", 0), ("started", 1), ("done", "ingested")]  # 0 is written while 1 embeds
-    assert seen.fractions == sorted(seen.fractions) and seen.fractions[-1] == seen.done == 4
-    for record in stored:
-        assert len(store._chunks.get(where={"report_id": record.meta.report_id}, include=[])["ids"]) == record.chunks
+        ("duplicate", MAY_2019), ("ingested", f"{MAY_2019}-west-sussex"), ("ingested", wiltshire)]
+    assert len(watched.children) == 1
+    # West Sussex and Wiltshire were embedded by the child, Wiltshire while West Sussex was written.
+    assert len(watched.here) <= 2 and sum(watched.here) == sum(
+        store.get_report(r.report_id).chunks + store.get_report(r.report_id).units for r in results[:len(watched.here)])
+    events = watched.events
+    assert events.index(("embedding", 4)) < events.index(("put", f"{MAY_2019}-west-sussex")) < events.index(
+        ("put", wiltshire))
+    assert ("embedding", 2) not in events  # the copy
+    record = store.get_report(wiltshire)
+    got = store._chunks.get(where={"report_id": wiltshire}, include=["embeddings", "metadatas", "documents"])
+    here = Indexer(store, embedder, settings).parse(load_document(folder / WILTSHIRE), report_id=wiltshire)
+    by_id = dict(zip(got["ids"], got["embeddings"]))
+    expected = embedder.embed([c.embed_text for c in here.chunks])
+    assert len(by_id) == record.chunks == len(here.chunks)
+    assert max(abs(a - b) for c, v in zip(here.chunks, expected) for a, b in zip(by_id[c.chunk_id], v)) < 1e-6
+    assert seen.fractions == sorted(seen.fractions) and seen.fractions[-1] == seen.done == 5
+
+
+def test_an_embedding_process_that_dies_leaves_the_embedding_here(tmp_path, settings, store, embedder, monkeypatch,
+                                                                   caplog):
+    from vectorstore.indexer import Indexer
+
+    folder = copy_tree(tmp_path, [NE_LINCS, TRAFFORD, WEST_SUSSEX, WILTSHIRE])
+
+    def kill_it(watched):
+        watched.wait_until_ready()
+        for pid in list(watched.children[0]._executor._processes):
+            os.kill(pid, signal.SIGKILL)
+
+    watched = Watched(store, embedder, monkeypatch, on_first_write=kill_it)
+    results = Indexer(store, embedder, settings.model_copy(update={"parse_workers": 1})).ingest_paths([folder])
+    assert [r.status for r in results] == ["ingested"] * 4
+    assert "the embedding process stopped" in caplog.text and "embedding in this process" in caplog.text
+    for r in results:
+        assert len(store._chunks.get(where={"report_id": r.report_id}, include=[])["ids"]) == r.chunks > 40
 
 
 def test_a_parse_process_that_dies_loses_no_file(settings, embedder, caplog):

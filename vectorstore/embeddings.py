@@ -447,20 +447,28 @@ class Embedder:
         progress: Callable[[int], None] | None = None,
     ) -> list[list[float]]:
         """Unit-length document vectors, batch by batch so a caller can show progress."""
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
         texts = list(texts)
-        order = _length_order(texts)
         out: list[list[float]] = [[] for _ in texts]
-        prompt = self._prompt("document")
-        for i in range(0, len(order), batch_size):
-            batch = order[i : i + batch_size]
-            vectors = self._sentences([prompt + texts[j] for j in batch], batch_size)
-            for j, vector in zip(batch, vectors.tolist()):
+        for batch in self.batches(texts, batch_size):
+            for j, vector in zip(batch, self.embed_batch([texts[j] for j in batch], batch_size)):
                 out[j] = vector
             if progress is not None:
                 progress(len(batch))
         return out
+
+    @staticmethod
+    def batches(texts: Sequence[str], batch_size: int) -> list[list[int]]:
+        """How ``embed`` splits ``texts`` (indices, longest first): whoever embeds them batch by
+        batch elsewhere (``vectorstore.embed_process``) gets the very same vectors."""
+        if batch_size < 1:
+            raise ValueError("batch_size must be at least 1")
+        order = _length_order(texts)
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+    def embed_batch(self, texts: Sequence[str], batch_size: int = 32) -> list[list[float]]:
+        """The vectors of one of ``batches``' batches."""
+        prompt = self._prompt("document")
+        return self._sentences([prompt + t for t in texts], batch_size).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """A unit-length query vector (uses the model's query prompt where it defines one)."""

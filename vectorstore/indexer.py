@@ -5,9 +5,10 @@ report reaches the store only after all of its chunks are embedded, so a failure
 leaves the previous version (or nothing) in place, never half a report.
 
 Three things run at once, each on what it alone needs: worker processes (``ingest.workers``)
-read and parse the next files; this process embeds one report; a thread writes the report
-before it into the store. Decisions that need the store (which report a file is, its id) are
-made as a serial run makes them, with every earlier report written. A killed run resumes where
+read and parse the next files; in a long run a child process (``vectorstore.embed_process``)
+embeds one report; this process writes the report before it into the store. Decisions that
+need the store (which report a file is, its id) are made as a serial run makes them, with
+every earlier report written. A killed run resumes where
 it stopped, since every report stored is recognised unchanged by its file's hash and nothing
 of it is embedded again.
 """
@@ -18,7 +19,6 @@ import logging
 import time
 from collections import deque
 from collections.abc import Iterable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path, PurePath
 from typing import Literal
@@ -47,6 +47,7 @@ from ingest.workers import (
 )
 from reports_qa.memory import release_memory
 from reports_qa.settings import Settings
+from vectorstore.embed_process import MIN_FILES, Embedding, EmbeddingProcess
 from vectorstore.embeddings import Embedder
 from vectorstore.lock import store_lock
 from vectorstore.progress import IngestProgress
@@ -100,13 +101,12 @@ class _Put:
 
 
 @dataclass(frozen=True)
-class _Writing:
-    """A report being written by the writer thread."""
+class _Waiting:
+    """A report embedded and waiting for its write, which comes once the next is sent to embed."""
 
     item: _Item
     started: float  # when its result's clock started (its reading, in a worker, included)
     put: _Put
-    future: Future
 
 
 class Indexer:
@@ -177,21 +177,22 @@ class Indexer:
     def _ingest(self, items: list[_Item], progress: IngestProgress) -> list[IngestResult]:
         """Every item's result, in order.
 
-        The main process decides what needs the store (is the file unchanged, which report is
-        it, what is its id) and embeds; the parse pool reads and parses the next files, and a
-        thread writes the previous report, meanwhile. A parsed report is embedded while the
-        one before it is written, as its worker parsed it; what decides its id is checked once
-        every earlier file is written, so ids come out as a serial run gives them, and a file
-        parsed under another id (rare: a same-named file before it failed) is parsed and
-        embedded again.
+        This process decides what needs the store (is the file unchanged, which report is it,
+        what is its id) and writes; the parse pool reads and parses the next files meanwhile.
+        A report is written once the next is sent to embed, as its worker parsed it, to the
+        embedding process (in a long run, once that has loaded), else here. What decides its
+        id is checked once every earlier file is written, so ids come out as a serial run
+        gives them; a file parsed under another id (rare: a same-named file before it failed)
+        is parsed and embedded again.
         """
         self._write_failed = None
         self._claimed = set()
         results: list[IngestResult] = []
         queue: deque[tuple[int, _Item, IngestResult | None]] = deque()
         upcoming = iter(enumerate(items))
-        writing: _Writing | None = None
-        with self._parse_pool(items) as pool, ThreadPoolExecutor(1, thread_name_prefix="store-write") as writer:
+        waiting: _Waiting | None = None
+        with self._parse_pool(items) as pool, EmbeddingProcess(
+                self.settings, self.embedder, self.settings.embedding_batch_size) as child:
             while True:
                 while not pool.full and len(queue) <= pool.ahead + _QUICK_AHEAD:
                     i, item = next(upcoming, (None, None))
@@ -199,8 +200,8 @@ class Indexer:
                         break
                     queue.append((i, item, self._prepare(i, item, pool, time.perf_counter())))
                 if not queue:
-                    if writing is not None:
-                        self._done(writing.item, self._written(writing), progress, results)
+                    if waiting is not None:
+                        self._done(waiting.item, self._write(waiting), progress, results)
                     return results
                 i, item, result = queue.popleft()
                 started = time.perf_counter()
@@ -208,17 +209,20 @@ class Indexer:
                 outcome, ahead = None, None
                 if result is None:  # its parse is the oldest in the pool
                     outcome = pool.next()
-                    ahead = self._embed_ahead(item, outcome, writing, progress, started)
-                if writing is not None:
-                    self._done(writing.item, self._written(writing), progress, results)
-                    writing = None
+                    if pool.workers and len(items) - i >= MIN_FILES:
+                        child.start()  # loads meanwhile; the first reports embed here
+                    ahead = self._embed_ahead(item, outcome, waiting, child, progress, started)
+                if waiting is not None:  # written while the child embeds this one
+                    self._done(waiting.item, self._write(waiting), progress, results)
+                    waiting = None
+                if isinstance(ahead, Embedding):
+                    ahead = child.result(ahead, progress.chunks_embedded)
                 if isinstance(ahead, IngestResult):
                     result = ahead
                 elif outcome is not None:
                     result = self._finish(item, outcome, progress, started, ahead)
                 if isinstance(result, _Put):
-                    future = writer.submit(self.store.put_report, result.report, result.vectors)
-                    writing = _Writing(item, time.perf_counter() - result.result.seconds, result, future)
+                    waiting = _Waiting(item, time.perf_counter() - result.result.seconds, result)
                 else:
                     self._done(item, result, progress, results)
 
@@ -228,31 +232,40 @@ class Indexer:
         progress.file_done(result)
         results.append(result)
 
-    def _written(self, writing: _Writing) -> IngestResult:
-        """The result of a report sent to the writer, once it is written (or failed to be)."""
+    def _write(self, waiting: _Waiting) -> IngestResult:
+        """Store a report embedded earlier: its result."""
+        if self._write_failed:
+            return IngestResult(waiting.item.name, "failed", f"{waiting.item.name}: not tried: {self._write_failed}")
         try:
-            writing.future.result()
+            self.store.put_report(waiting.put.report, waiting.put.vectors)
         except Exception as exc:
-            return self._failed(writing.item.name, writing.started, exc)
+            return self._failed(waiting.item.name, waiting.started, exc)
         finally:
             release_memory()  # see reports_qa.memory: without it this process grows with every report
-        return replace(writing.put.result, seconds=round(time.perf_counter() - writing.started, 3))
+        return replace(waiting.put.result, seconds=round(time.perf_counter() - waiting.started, 3))
 
-    def _embed_ahead(self, item: _Item, outcome: ParseOutcome, writing: _Writing | None, progress: IngestProgress,
-                     started: float) -> list | IngestResult | None:
-        """The vectors of a report as its worker parsed it, embedded while the report before it
-        is written (the failure, where that fails); None where nothing is embedded yet: it was
-        not parsed here, or a stored report or the one being written has its text (it is
-        unchanged, or a duplicate: ``_store`` decides, once that write is done)."""
+    def _embed_ahead(self, item: _Item, outcome: ParseOutcome, waiting: _Waiting | None, child: EmbeddingProcess,
+                     progress: IngestProgress, started: float) -> list | Embedding | IngestResult | None:
+        """A report as its worker parsed it, sent to embed before the report waiting is
+        written: to the child process where it is ready (an ``Embedding``), else embedded here
+        (its vectors, or its failure). None where nothing is embedded yet: it was not parsed
+        here, or a stored report or the one waiting has its text (it is unchanged, or a
+        duplicate: ``_store`` decides, once that one is written)."""
         report = outcome.report
         if outcome.error is not None or report is None or not report.chunks or self._write_failed:
             return None
         try:
             version = content_hash(outcome.doc.text)
-            if writing is not None and writing.put.report.meta.content_hash == version:
+            if waiting is not None and waiting.put.report.meta.content_hash == version:
                 return None
             if self.store.find_by_hash(version) is not None:
                 return None
+            if child.ready:
+                texts = report.embed_texts()
+                job = child.submit(texts)
+                if job is not None:
+                    progress.chunks_planned(item.name, len(texts))
+                    return job
             return self._embed(item.name, report, progress)
         except Exception as exc:
             return self._failed(item.name, started - outcome.seconds, exc)
