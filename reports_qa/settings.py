@@ -77,7 +77,9 @@ class Settings(BaseSettings):
         description=(
             "Processes that read and parse files while the main process embeds (pypdf is pure Python, "
             "so in the embedding process it would take the model's time). 'auto' (the default): one per "
-            "four cores, one to four; 0 reads and parses in the main process, one file after another."
+            "four cores, one to four; 0 reads and parses in the main process, one file after another. "
+            "With parse processes, a run of 8 files or more also embeds in a process of its own while the "
+            "main process writes the store; with 0, everything runs in the main process."
         ),
     )
     collection: str = Field(

@@ -195,6 +195,11 @@ def test_a_report_is_written_while_the_next_embeds_in_a_process_and_a_copy_is_no
     assert max(abs(a - b) for c, v in zip(here.chunks, expected) for a, b in zip(by_id[c.chunk_id], v)) < 1e-6
     assert seen.fractions == sorted(seen.fractions) and seen.fractions[-1] == seen.done == 5
 
+    (folder / "zz_broken.pdf").write_bytes(b"%PDF-1.4 cut short")  # read again on every run
+    again = Indexer(store, embedder, settings.model_copy(update={"parse_workers": 1})).ingest_paths([folder])
+    assert [r.status for r in again] == ["unchanged", "unchanged", "duplicate", "unchanged", "unchanged", "failed"]
+    assert len(watched.children) == 1  # nothing to embed: no embedding process started
+
 
 def test_an_embedding_process_that_dies_leaves_the_embedding_here(tmp_path, settings, store, embedder, monkeypatch,
                                                                    caplog):
@@ -419,18 +424,19 @@ def test_ingest_help_says_what_sets_the_speed(capsys):
         main(["ingest", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     for said in ("REPORTS_QA_PARSE_WORKERS", "REPORTS_QA_EMBEDDING_THREADS", "--prune", "only the rest is embedded",
-                 "a second is refused"):
+                 "a second is refused", "embedding process"):
         assert said in out
 
 
 @pytest.mark.slow
 def test_the_whole_ofsted_folder_ingests_in_bounded_memory():
-    """All 160 real PDFs (20-40 minutes on 2 cores): peak memory of the ingest and its parse
-    processes together under 2 GB, and a second run embeds nothing."""
+    """All 160 real PDFs (20-40 minutes on 2 cores): peak memory of the ingest, its parse
+    process and its embedding process together under 3 GB (2.5 GB measured, the embedding
+    process about 0.55 GB of it), and a second run embeds nothing."""
     from bench.bench_corpus import run_ingest
     from reports_qa.settings import PROJECT_ROOT
 
     row = run_ingest(require_ofsted(), 1, PROJECT_ROOT)
-    assert row["peak_rss_mb"] < 2048, row
+    assert row["peak_rss_mb"] < 3072, row
     assert row["files"] == 160 and row["failed"] == 1  # the web page saved as a PDF
     assert row["embedded_again"] == 0 and row["unchanged_again"] == 159

@@ -557,7 +557,9 @@ def build_parser() -> argparse.ArgumentParser:
         "write an embedded store: a second is refused with a message naming the first (a Chroma server, "
         "REPORTS_QA_CHROMA_URL, serialises writers itself).\n\n"
         "Speed: --parse-workers (REPORTS_QA_PARSE_WORKERS) sets the parse processes, default auto: one per "
-        "four cores, one to four (0: parse in this process, one file after another). --torch-threads "
+        "four cores, one to four (0: parse in this process, one file after another). With them, a run of 8 "
+        "files or more also starts an embedding process, which embeds each report while this one writes "
+        "the one before (about 0.55 GB more; 0 parse processes: neither). --torch-threads "
         "(REPORTS_QA_EMBEDDING_THREADS) sets the model's threads, default 1; on a machine doing nothing else, "
         "'auto' (one per core) embeds faster.",
     )

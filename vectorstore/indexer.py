@@ -209,9 +209,8 @@ class Indexer:
                 outcome, ahead = None, None
                 if result is None:  # its parse is the oldest in the pool
                     outcome = pool.next()
-                    if pool.workers and len(items) - i >= MIN_FILES:
-                        child.start()  # loads meanwhile; the first reports embed here
-                    ahead = self._embed_ahead(item, outcome, waiting, child, progress, started)
+                    long_run = pool.workers and len(items) - i >= MIN_FILES
+                    ahead = self._embed_ahead(item, outcome, waiting, child if long_run else None, progress, started)
                 if waiting is not None:  # written while the child embeds this one
                     self._done(waiting.item, self._write(waiting), progress, results)
                     waiting = None
@@ -244,11 +243,13 @@ class Indexer:
             release_memory()  # see reports_qa.memory: without it this process grows with every report
         return replace(waiting.put.result, seconds=round(time.perf_counter() - waiting.started, 3))
 
-    def _embed_ahead(self, item: _Item, outcome: ParseOutcome, waiting: _Waiting | None, child: EmbeddingProcess,
-                     progress: IngestProgress, started: float) -> list | Embedding | IngestResult | None:
+    def _embed_ahead(self, item: _Item, outcome: ParseOutcome, waiting: _Waiting | None,
+                     child: EmbeddingProcess | None, progress: IngestProgress,
+                     started: float) -> list | Embedding | IngestResult | None:
         """A report as its worker parsed it, sent to embed before the report waiting is
-        written: to the child process where it is ready (an ``Embedding``), else embedded here
-        (its vectors, or its failure). None where nothing is embedded yet: it was not parsed
+        written: to the child process where it is ready (an ``Embedding``; the first report
+        to embed starts it, and those before it loads embed here), else embedded here (its
+        vectors, or its failure). None where nothing is embedded yet: it was not parsed
         here, or a stored report or the one waiting has its text (it is unchanged, or a
         duplicate: ``_store`` decides, once that one is written)."""
         report = outcome.report
@@ -260,7 +261,9 @@ class Indexer:
                 return None
             if self.store.find_by_hash(version) is not None:
                 return None
-            if child.ready:
+            if child is not None:
+                child.start()
+            if child is not None and child.ready:
                 texts = report.embed_texts()
                 job = child.submit(texts)
                 if job is not None:
