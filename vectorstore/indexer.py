@@ -179,8 +179,9 @@ class Indexer:
 
         This process decides what needs the store (is the file unchanged, which report is it,
         what is its id) and writes; the parse pool reads and parses the next files meanwhile.
-        A report is written once the next is sent to embed, as its worker parsed it, to the
-        embedding process (in a long run, once that has loaded), else here. What decides its
+        In a long run, once the embedding process has loaded, a report is written once the
+        next is sent to it to embed, as its worker parsed it; otherwise each is embedded here
+        and written before the next. What decides its
         id is checked once every earlier file is written, so ids come out as a serial run
         gives them; a file parsed under another id (rare: a same-named file before it failed)
         is parsed and embedded again.
@@ -245,15 +246,15 @@ class Indexer:
 
     def _embed_ahead(self, item: _Item, outcome: ParseOutcome, waiting: _Waiting | None,
                      child: EmbeddingProcess | None, progress: IngestProgress,
-                     started: float) -> list | Embedding | IngestResult | None:
-        """A report as its worker parsed it, sent to embed before the report waiting is
-        written: to the child process where it is ready (an ``Embedding``; the first report
-        to embed starts it, and those before it loads embed here), else embedded here (its
-        vectors, or its failure). None where nothing is embedded yet: it was not parsed
-        here, or a stored report or the one waiting has its text (it is unchanged, or a
-        duplicate: ``_store`` decides, once that one is written)."""
+                     started: float) -> Embedding | IngestResult | None:
+        """A report as its worker parsed it, sent to the child process to embed before the
+        report waiting is written (the failure, where that fails). None where it is embedded
+        here, after that write, as in a serial run (``_store``): in a short run, until the
+        child has loaded (the first report to embed starts it), where it was not parsed in a
+        worker, or where a stored report or the one waiting has its text (it is unchanged, or
+        a duplicate: ``_store`` decides, once that one is written)."""
         report = outcome.report
-        if outcome.error is not None or report is None or not report.chunks or self._write_failed:
+        if child is None or outcome.error is not None or report is None or not report.chunks or self._write_failed:
             return None
         try:
             version = content_hash(outcome.doc.text)
@@ -261,15 +262,14 @@ class Indexer:
                 return None
             if self.store.find_by_hash(version) is not None:
                 return None
-            if child is not None:
-                child.start()
-            if child is not None and child.ready:
-                texts = report.embed_texts()
-                job = child.submit(texts)
-                if job is not None:
-                    progress.chunks_planned(item.name, len(texts))
-                    return job
-            return self._embed(item.name, report, progress)
+            child.start()
+            if not child.ready:
+                return None
+            texts = report.embed_texts()
+            job = child.submit(texts)
+            if job is not None:
+                progress.chunks_planned(item.name, len(texts))
+            return job
         except Exception as exc:
             return self._failed(item.name, started - outcome.seconds, exc)
 
