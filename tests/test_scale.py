@@ -124,16 +124,15 @@ class Watched:
             self.here.append(len(texts))
             return real_embed(texts, **kw)
 
-        def start(child):
+        def start(child, files_left):
             if child not in self.children:
                 self.children.append(child)
-            real_start(child)
+            real_start(child, files_left)
 
         monkeypatch.setattr(store, "put_report", put_report)
         monkeypatch.setattr(embedder, "embed", embed)
         monkeypatch.setattr(embed_process.EmbeddingProcess, "start", start)
         monkeypatch.setattr(embed_process, "MIN_FILES", 1)
-        monkeypatch.setattr("vectorstore.indexer.MIN_FILES", 1)
 
     def wait_until_ready(self) -> None:
         deadline = time.monotonic() + 120

@@ -58,8 +58,9 @@ class Embedding:
 class EmbeddingProcess:
     """One child process running the same model and runtime as ``embedder``.
 
-    ``start`` spawns it (it loads in the background); ``ready`` says when it can take texts,
-    which is never if it failed to start or runs another runtime than this process.
+    ``start`` spawns it where enough files are left (it loads in the background); ``ready``
+    says when it can take texts, which is never if it was not started, failed to start or runs
+    another runtime than this process.
     """
 
     def __init__(self, settings: Any, embedder: Any, batch_size: int) -> None:
@@ -79,8 +80,8 @@ class EmbeddingProcess:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
 
-    def start(self) -> None:
-        if self._executor is not None or self._failed:
+    def start(self, files_left: int) -> None:
+        if self._executor is not None or self._failed or files_left < MIN_FILES:
             return
         try:
             # spawn, never fork: this process runs torch's and Chroma's threads.

@@ -8,9 +8,8 @@ Three things run at once, each on what it alone needs: worker processes (``inges
 read and parse the next files; in a long run a child process (``vectorstore.embed_process``)
 embeds one report; this process writes the report before it into the store. Decisions that
 need the store (which report a file is, its id) are made as a serial run makes them, with
-every earlier report written. A killed run resumes where
-it stopped, since every report stored is recognised unchanged by its file's hash and nothing
-of it is embedded again.
+every earlier report written. A killed run resumes where it stopped, since every report stored
+is recognised unchanged by its file's hash and nothing of it is embedded again.
 """
 
 from __future__ import annotations
@@ -47,7 +46,7 @@ from ingest.workers import (
 )
 from reports_qa.memory import release_memory
 from reports_qa.settings import Settings
-from vectorstore.embed_process import MIN_FILES, Embedding, EmbeddingProcess
+from vectorstore.embed_process import Embedding, EmbeddingProcess
 from vectorstore.embeddings import Embedder
 from vectorstore.lock import store_lock
 from vectorstore.progress import IngestProgress
@@ -181,10 +180,9 @@ class Indexer:
         what is its id) and writes; the parse pool reads and parses the next files meanwhile.
         In a long run, once the embedding process has loaded, a report is written once the
         next is sent to it to embed, as its worker parsed it; otherwise each is embedded here
-        and written before the next. What decides its
-        id is checked once every earlier file is written, so ids come out as a serial run
-        gives them; a file parsed under another id (rare: a same-named file before it failed)
-        is parsed and embedded again.
+        and written before the next. What decides its id is checked once every earlier file
+        is written, so ids come out as a serial run gives them; a file parsed under another id
+        (rare: a same-named file before it failed) is parsed and embedded again.
         """
         self._write_failed = None
         self._claimed = set()
@@ -210,8 +208,8 @@ class Indexer:
                 outcome, ahead = None, None
                 if result is None:  # its parse is the oldest in the pool
                     outcome = pool.next()
-                    long_run = pool.workers and len(items) - i >= MIN_FILES
-                    ahead = self._embed_ahead(item, outcome, waiting, child if long_run else None, progress, started)
+                    ahead = self._embed_ahead(item, outcome, waiting, child if pool.workers else None,
+                                              len(items) - i, progress, started)
                 if waiting is not None:  # written while the child embeds this one
                     self._done(waiting.item, self._write(waiting), progress, results)
                     waiting = None
@@ -235,7 +233,7 @@ class Indexer:
     def _write(self, waiting: _Waiting) -> IngestResult:
         """Store a report embedded earlier: its result."""
         if self._write_failed:
-            return IngestResult(waiting.item.name, "failed", f"{waiting.item.name}: not tried: {self._write_failed}")
+            return self._not_tried(waiting.item.name)
         try:
             self.store.put_report(waiting.put.report, waiting.put.vectors)
         except Exception as exc:
@@ -245,7 +243,7 @@ class Indexer:
         return replace(waiting.put.result, seconds=round(time.perf_counter() - waiting.started, 3))
 
     def _embed_ahead(self, item: _Item, outcome: ParseOutcome, waiting: _Waiting | None,
-                     child: EmbeddingProcess | None, progress: IngestProgress,
+                     child: EmbeddingProcess | None, files_left: int, progress: IngestProgress,
                      started: float) -> Embedding | IngestResult | None:
         """A report as its worker parsed it, sent to the child process to embed before the
         report waiting is written (the failure, where that fails). None where it is embedded
@@ -262,7 +260,7 @@ class Indexer:
                 return None
             if self.store.find_by_hash(version) is not None:
                 return None
-            child.start()
+            child.start(files_left)
             if not child.ready:
                 return None
             texts = report.embed_texts()
@@ -299,7 +297,7 @@ class Indexer:
             return IngestResult(name, "failed", str(item.error))
         if self._write_failed:
             # After a failed write (a full disk), Chroma's next write can hang: write nothing more.
-            return IngestResult(name, "failed", f"{name}: not tried: {self._write_failed}")
+            return self._not_tried(name)
         try:
             data, known = item.data, None
             if item.path is not None:
@@ -336,7 +334,7 @@ class Indexer:
         if outcome.error is not None:
             return self._result(item.name, started, "failed", outcome.error)
         if self._write_failed:
-            return IngestResult(item.name, "failed", f"{item.name}: not tried: {self._write_failed}")
+            return self._not_tried(item.name)
         try:
             return self._store(item.name, outcome.doc, outcome.report, progress, started, vectors)
         except Exception as exc:
@@ -345,6 +343,9 @@ class Indexer:
     @staticmethod
     def _result(name: str, started: float, status: Status, message: str = "", **kw) -> IngestResult:
         return IngestResult(name, status, message, seconds=round(time.perf_counter() - started, 3), **kw)
+
+    def _not_tried(self, name: str) -> IngestResult:
+        return IngestResult(name, "failed", f"{name}: not tried: {self._write_failed}")
 
     def _failed(self, name: str, started: float, exc: Exception) -> IngestResult:
         if isinstance(exc, IngestError):
