@@ -179,8 +179,9 @@ def test_a_report_is_written_while_the_next_embeds_in_a_process_and_a_copy_is_no
         ("duplicate", MAY_2019), ("ingested", f"{MAY_2019}-west-sussex"), ("ingested", wiltshire)]
     assert len(watched.children) == 1
     # West Sussex and Wiltshire were embedded by the child, Wiltshire while West Sussex was written.
-    assert len(watched.here) <= 2 and sum(watched.here) == sum(
-        store.get_report(r.report_id).chunks + store.get_report(r.report_id).units for r in results[:len(watched.here)])
+    first = [Indexer(store, embedder, settings).parse(load_document(folder / name), report_id=r.report_id).embed_texts()
+             for name, r in zip([NE_LINCS, TRAFFORD], results[:len(watched.here)])]
+    assert len(watched.here) <= 2 and sum(watched.here) == len({t for texts in first for t in texts})
     events = watched.events
     assert events.index(("embedding", 4)) < events.index(("put", f"{MAY_2019}-west-sussex")) < events.index(
         ("put", wiltshire))
@@ -198,6 +199,35 @@ def test_a_report_is_written_while_the_next_embeds_in_a_process_and_a_copy_is_no
     again = Indexer(store, embedder, settings.model_copy(update={"parse_workers": 1})).ingest_paths([folder])
     assert [r.status for r in again] == ["unchanged", "unchanged", "duplicate", "unchanged", "unchanged", "failed"]
     assert len(watched.children) == 1  # nothing to embed: no embedding process started
+
+
+def test_a_text_repeated_across_reports_is_embedded_once_and_stored_with_its_own_vector(
+        tmp_path, settings, store, embedder, monkeypatch):
+    """Ofsted's closing paragraphs (licence, newsletter, contact) stand in every report: the
+    second report takes the first's vectors for them, and every stored vector is the one
+    embedding that text alone gives."""
+    from vectorstore.indexer import Indexer
+
+    folder = copy_tree(tmp_path, [TRAFFORD, WEST_SUSSEX])
+    watched = Watched(store, embedder, monkeypatch)
+    indexer = Indexer(store, embedder, settings.model_copy(update={"parse_workers": 0}))
+    results = indexer.ingest_paths([folder])
+    assert [r.status for r in results] == ["ingested", "ingested"]
+    parsed = [indexer.parse(load_document(folder / name), report_id=r.report_id)
+              for name, r in zip([TRAFFORD, WEST_SUSSEX], results)]
+    texts = [report.embed_texts() for report in parsed]
+    distinct = {t for t in texts[0] + texts[1]}
+    assert sum(watched.here) == len(distinct) <= len(texts[0]) + len(texts[1]) - 5
+    assert indexer._repeats.reused == len(texts[0]) + len(texts[1]) - len(distinct)
+
+    report = parsed[1]
+    got = store._units.get(where={"report_id": report.meta.report_id}, include=["embeddings", "metadatas"])
+    by_index = {m["index"]: v for m, v in zip(got["metadatas"], got["embeddings"])}
+    units = [u.text_in(report.text) for u in report.units]
+    repeated = [i for i, text in enumerate(units) if text in set(texts[0])]
+    assert len(repeated) >= 5 and len(by_index) == len(units)
+    alone = embedder.embed([units[i] for i in repeated])
+    assert max(abs(a - b) for i, v in zip(repeated, alone) for a, b in zip(by_index[report.units[i].index], v)) < 1e-6
 
 
 def test_an_embedding_process_that_dies_leaves_the_embedding_here(tmp_path, settings, store, embedder, monkeypatch,

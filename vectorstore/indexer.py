@@ -50,6 +50,7 @@ from vectorstore.embed_process import Embedding, EmbeddingProcess
 from vectorstore.embeddings import Embedder
 from vectorstore.lock import store_lock
 from vectorstore.progress import IngestProgress
+from vectorstore.repeats import RepeatedTexts, Reuse
 from vectorstore.store import ReportRecord, ReportStore, StoreError, open_store
 
 log = logging.getLogger(__name__)
@@ -100,6 +101,14 @@ class _Put:
 
 
 @dataclass(frozen=True)
+class _Sent:
+    """A report's texts sent to the embedding process, less those this run embedded already."""
+
+    job: Embedding
+    reuse: Reuse
+
+
+@dataclass(frozen=True)
 class _Waiting:
     """A report embedded and waiting for its write, which comes once the next is sent to embed."""
 
@@ -115,6 +124,7 @@ class Indexer:
         self.settings = settings
         self._write_failed: str | None = None  # set when the store failed a write during a run
         self._claimed: set[str] = set()  # ids of this run's files, as parse jobs were given them
+        self._repeats = RepeatedTexts()  # vectors of the texts this run embedded (repeats take them)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexer:
@@ -186,6 +196,7 @@ class Indexer:
         """
         self._write_failed = None
         self._claimed = set()
+        self._repeats = RepeatedTexts()
         results: list[IngestResult] = []
         queue: deque[tuple[int, _Item, IngestResult | None]] = deque()
         upcoming = iter(enumerate(items))
@@ -213,8 +224,8 @@ class Indexer:
                 if waiting is not None:  # written while the child embeds this one
                     self._done(waiting.item, self._write(waiting), progress, results)
                     waiting = None
-                if isinstance(ahead, Embedding):
-                    ahead = child.result(ahead, progress.chunks_embedded)
+                if isinstance(ahead, _Sent):
+                    ahead = self._repeats.vectors(ahead.reuse, child.result(ahead.job, progress.chunks_embedded))
                 if isinstance(ahead, IngestResult):
                     result = ahead
                 elif outcome is not None:
@@ -244,7 +255,7 @@ class Indexer:
 
     def _embed_ahead(self, item: _Item, outcome: ParseOutcome, waiting: _Waiting | None,
                      child: EmbeddingProcess | None, files_left: int, progress: IngestProgress,
-                     started: float) -> Embedding | IngestResult | None:
+                     started: float) -> _Sent | IngestResult | None:
         """A report as its worker parsed it, sent to the child process to embed before the
         report waiting is written (the failure, where that fails). None where it is embedded
         here, after that write, as in a serial run (``_store``): in a short run, until the
@@ -263,19 +274,20 @@ class Indexer:
             child.start(files_left)
             if not child.ready:
                 return None
-            texts = report.embed_texts()
-            job = child.submit(texts)
-            if job is not None:
-                progress.chunks_planned(item.name, len(texts))
-            return job
+            reuse = self._repeats.plan(report.embed_texts())
+            job = child.submit(reuse.todo_texts)
+            if job is None:
+                return None
+            progress.chunks_planned(item.name, len(reuse.todo))
+            return _Sent(job, reuse)
         except Exception as exc:
             return self._failed(item.name, started - outcome.seconds, exc)
 
     def _embed(self, name: str, report: ParsedReport, progress: IngestProgress) -> list:
-        texts = report.embed_texts()  # its chunks, then its sentences and list items
-        progress.chunks_planned(name, len(texts))
-        return self.embedder.embed(texts, batch_size=self.settings.embedding_batch_size,
-                                   progress=progress.chunks_embedded)
+        reuse = self._repeats.plan(report.embed_texts())  # its chunks, then its sentences and list items
+        progress.chunks_planned(name, len(reuse.todo))
+        return self._repeats.vectors(reuse, self.embedder.embed(
+            reuse.todo_texts, batch_size=self.settings.embedding_batch_size, progress=progress.chunks_embedded))
 
     def _parse_pool(self, items: list[_Item]) -> ParsePool:
         limits = ParseLimits(max_bytes=self.max_bytes, max_text_chars=self.settings.max_text_chars,

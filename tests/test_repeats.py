@@ -1,0 +1,34 @@
+"""The run's memory of embedded texts (``vectorstore.repeats``): which texts a report still
+needs embedded, and the vectors the rest take."""
+
+from __future__ import annotations
+
+import pytest
+
+from vectorstore.repeats import RepeatedTexts
+
+
+def test_a_text_seen_earlier_or_twice_in_one_report_is_embedded_once():
+    memo = RepeatedTexts()
+    first = memo.plan(["licence", "finding one", "licence"])
+    assert first.todo_texts == ["licence", "finding one"]
+    vectors = memo.vectors(first, [[1.0, 0.0], [0.0, 1.0]])
+    assert vectors == [[1.0, 0.0], [0.0, 1.0], [1.0, 0.0]]
+    second = memo.plan(["finding two", "licence"])
+    assert second.todo_texts == ["finding two"]
+    assert memo.vectors(second, [[0.5, 0.5]]) == [[0.5, 0.5], [1.0, 0.0]]
+    assert memo.reused == 2
+
+
+def test_the_least_recently_used_text_is_forgotten_first():
+    memo = RepeatedTexts(capacity=2)
+    memo.vectors(memo.plan(["a", "b"]), [[1.0], [2.0]])
+    memo.vectors(memo.plan(["a"]), [])  # "a" used again: "b" is now the oldest
+    memo.vectors(memo.plan(["c"]), [[3.0]])
+    assert memo.plan(["a", "b", "c"]).todo_texts == ["b"]
+
+
+def test_vectors_for_the_wrong_number_of_texts_are_refused():
+    memo = RepeatedTexts()
+    with pytest.raises(ValueError, match="1 vectors for 2 texts"):
+        memo.vectors(memo.plan(["a", "b"]), [[1.0]])
