@@ -8,7 +8,8 @@ Three things run at once, each on what it alone needs: worker processes (``inges
 read and parse the next files; in a long run a child process (``vectorstore.embed_process``)
 embeds one report; this process writes the report before it into the store. Decisions that
 need the store (which report a file is, its id) are made as a serial run makes them, with
-every earlier report written. A killed run resumes where it stopped, since every report stored
+every earlier report written. A text the run embedded already takes that vector
+(``vectorstore.repeats``). A killed run resumes where it stopped, since every report stored
 is recognised unchanged by its file's hash and nothing of it is embedded again.
 """
 
