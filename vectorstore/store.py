@@ -47,6 +47,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import reports_qa.logs  # noqa: F401  (telemetry off before chromadb is imported)
+
 import chromadb
 import httpx
 from chromadb.api import ClientAPI
@@ -54,7 +56,6 @@ from chromadb.api.models.Collection import Collection
 from chromadb.config import Settings as ChromaSettings
 from chromadb.errors import ChromaAuthError, ChromaError, NotFoundError
 
-import reports_qa.logs  # noqa: F401  (telemetry off before chromadb is imported)
 from ingest.judgements import EXTRACTOR_VERSION, Judgement
 from ingest.metadata import METADATA_VERSION
 from ingest.models import ParsedReport, ReportMeta, Section, Unit
@@ -64,13 +65,13 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "ModelMismatchError",
+    "open_store",
     "ReportNotFoundError",
     "ReportRecord",
     "ReportStore",
     "StoreError",
     "chroma_settings",
     "make_client",
-    "open_store",
 ]
 
 SECTION_PATH_SEPARATOR = " › "
