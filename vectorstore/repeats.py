@@ -36,6 +36,7 @@ class Reuse:
     todo: list[int]  # indices into texts, one per distinct text still to embed
     known: dict[int, np.ndarray]  # index -> a vector embedded earlier in the run
     copies: dict[int, int]  # index -> the index in todo's texts whose vector it takes
+    keys: list[bytes]  # the key of each text of todo, as remembered once it is embedded
 
     @property
     def todo_texts(self) -> list[str]:
@@ -68,7 +69,7 @@ class RepeatedTexts:
             else:
                 first[key] = i
                 todo.append(i)
-        return Reuse(texts, todo, known, copies)
+        return Reuse(texts, todo, known, copies, list(first))
 
     def vectors(self, reuse: Reuse, embedded: Sequence[Sequence[float]]) -> list[list[float]]:
         """All of ``reuse.texts``' vectors, given ``embedded``, those of its ``todo`` texts in
@@ -76,9 +77,9 @@ class RepeatedTexts:
         if len(embedded) != len(reuse.todo):
             raise ValueError(f"{len(embedded)} vectors for {len(reuse.todo)} texts")
         out: list[list[float]] = [[] for _ in reuse.texts]
-        for i, vector in zip(reuse.todo, embedded):
+        for i, key, vector in zip(reuse.todo, reuse.keys, embedded):
             out[i] = list(vector)
-            self._remember(reuse.texts[i], vector)
+            self._remember(key, vector)
         for i, vector in reuse.known.items():
             out[i] = vector.tolist()
         for i, source in reuse.copies.items():
@@ -86,9 +87,7 @@ class RepeatedTexts:
         self.reused += len(reuse.known) + len(reuse.copies)
         return out
 
-    def _remember(self, text: str, vector: Sequence[float]) -> None:
-        key = _key(text)
-        self._vectors[key] = np.asarray(vector, dtype=np.float32)
-        self._vectors.move_to_end(key)
+    def _remember(self, key: bytes, vector: Sequence[float]) -> None:
+        self._vectors[key] = np.asarray(vector, dtype=np.float32)  # a new key: it goes in last
         while len(self._vectors) > self.capacity:
             self._vectors.popitem(last=False)
