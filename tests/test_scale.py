@@ -216,7 +216,7 @@ def test_a_text_repeated_across_reports_is_embedded_once_and_stored_with_its_own
     parsed = [indexer.parse(load_document(folder / name), report_id=r.report_id)
               for name, r in zip([TRAFFORD, WEST_SUSSEX], results)]
     texts = [report.embed_texts() for report in parsed]
-    distinct = {t for t in texts[0] + texts[1]}
+    distinct = set(texts[0] + texts[1])
     assert sum(watched.here) == len(distinct) <= len(texts[0]) + len(texts[1]) - 5
     assert indexer._repeats.reused == len(texts[0]) + len(texts[1]) - len(distinct)
 
@@ -224,7 +224,8 @@ def test_a_text_repeated_across_reports_is_embedded_once_and_stored_with_its_own
     got = store._units.get(where={"report_id": report.meta.report_id}, include=["embeddings", "metadatas"])
     by_index = {m["index"]: v for m, v in zip(got["metadatas"], got["embeddings"])}
     units = [u.text_in(report.text) for u in report.units]
-    repeated = [i for i, text in enumerate(units) if text in set(texts[0])]
+    earlier = set(texts[0])
+    repeated = [i for i, text in enumerate(units) if text in earlier]
     assert len(repeated) >= 5 and len(by_index) == len(units)
     alone = embedder.embed([units[i] for i in repeated])
     assert max(abs(a - b) for i, v in zip(repeated, alone) for a, b in zip(by_index[report.units[i].index], v)) < 1e-6
