@@ -124,7 +124,9 @@ def test_keyword_index_updated_in_place_matches_a_fresh_build(store, embedder, p
     another under an id that sorts first, so its chunks tie with the original's)."""
     for name in ALL:
         put(store, parser(Path(SAMPLE_REPORTS_DIR) / name), embedder.dimension)
-    reader = HybridRetriever(store=store, embedder=embedder, k=12, dense_weight=0)
+    # Keyword ranks only: put() gives every chunk and unit the same vector, so a dense or unit
+    # search would rank ties in whatever order Chroma's graph returns them.
+    reader = HybridRetriever(store=store, embedder=embedder, k=12, dense_weight=0, units_weight=0)
     index = reader.keyword_index()
     slots_before = len(index.bm25.lengths)
 
@@ -145,7 +147,7 @@ def test_keyword_index_updated_in_place_matches_a_fresh_build(store, embedder, p
         replaced.chunks
     )  # the removed and replaced reports' slots were reused
 
-    fresh_reader = HybridRetriever(store=store, embedder=embedder, k=12, dense_weight=0)
+    fresh_reader = HybridRetriever(store=store, embedder=embedder, k=12, dense_weight=0, units_weight=0)
     fresh = fresh_reader.keyword_index()
     assert fresh is not index and index.versions == fresh.versions
 
