@@ -114,7 +114,7 @@ def query_latency(embedder, repeat: int = 5) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--corpus", type=Path, nargs="+", help="folders or files (default: the samples and the Ofsted PDFs)")
-    parser.add_argument("--runtimes", nargs="+", default=["torch", "onnx", "onnx-int8", "openvino"])
+    parser.add_argument("--runtimes", nargs="+", default=["torch", "torch-bf16", "onnx", "onnx-int8", "openvino"])
     parser.add_argument("--torch-threads", type=threads_arg, nargs="+", default=["1"], help=HELP)
     parser.add_argument("--sample", type=int, default=600, help="texts timed per run (default 600)")
     parser.add_argument("--repeat", type=int, default=3)

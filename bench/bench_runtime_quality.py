@@ -7,8 +7,9 @@ For each runtime, builds a store of the five samples and the fixed Ofsted subset
 sets are written over (``tests/ofsted.py``; skipped where ``../shared/ofsted`` is absent) under
 ``DATA_DIR/runtime-quality/<runtime>`` (kept, so a rerun only asks), then asks every question
 of every set in ``eval/questions`` through ``eval.runner.evaluate`` with the extractive
-backend. Prints mean recall and MRR per set and runtime, and every question where a runtime's
-recall or MRR differs from torch's: the questions it loses and gains.
+backend. Prints mean recall and MRR per set and runtime, how many answers are word for word
+torch's, and every question where a runtime's recall or MRR differs from torch's: the
+questions it loses and gains.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def measure(runtime: str, sets: list, root: Path) -> dict:
         out = {}
         for question_set in sets:
             run = evaluate([question_set], assistant)[0]
-            out[question_set.name] = {r.id: {"recall": r.recall, "mrr": r.mrr} for r in run.results}
+            out[question_set.name] = {r.id: {"recall": r.recall, "mrr": r.mrr, "answer": r.answer} for r in run.results}
     return {"failed": [r.source for r in failed], "sets": out}
 
 
@@ -59,7 +60,7 @@ def mean(values: list[float | None]) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runtimes", nargs="+", default=["torch", "onnx", "onnx-int8", "openvino"])
+    parser.add_argument("--runtimes", nargs="+", default=["torch", "torch-bf16", "onnx", "onnx-int8", "openvino"])
     parser.add_argument("--sets", type=Path, nargs="+", help="question sets (default: every set in eval/questions)")
     parser.add_argument("--data-dir", type=Path, help="root of the per-runtime stores (default DATA_DIR/runtime-quality)")
     parser.add_argument("--json", action="store_true")
@@ -87,17 +88,20 @@ def main() -> None:
     if reference is None:
         return
     for runtime in runtimes[1:] if runtimes[0] == "torch" else runtimes:
-        lost = gained = 0
+        lost = gained = same = asked = 0
         print(f"\n{runtime} against torch, questions whose recall or MRR differ:")
         for s in sets:
             for qid, theirs in results[runtime]["sets"][s.name].items():
                 ours = reference["sets"][s.name][qid]
-                if ours == theirs:
+                asked += 1
+                same += ours["answer"] == theirs["answer"]
+                if (ours["recall"], ours["mrr"]) == (theirs["recall"], theirs["mrr"]):
                     continue
                 lost += bool((ours["recall"] or 0) > 0 and not theirs["recall"])
                 gained += bool((theirs["recall"] or 0) > 0 and not ours["recall"])
                 print(f"  {s.name}/{qid}: recall {ours['recall']} -> {theirs['recall']}, MRR {ours['mrr']} -> {theirs['mrr']}")
         print(f"  evidence found by torch and missed: {lost}; missed by torch and found: {gained}")
+        print(f"  answers word for word torch's: {same} of {asked}")
 
 
 if __name__ == "__main__":

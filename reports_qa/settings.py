@@ -43,14 +43,15 @@ class Settings(BaseSettings):
         ),
     )
     embedding_batch_size: int = Field(default=32, ge=1, le=1024)
-    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8", "openvino"] = Field(
+    embedding_backend: Literal["auto", "torch", "torch-bf16", "onnx", "onnx-int8", "openvino"] = Field(
         default="auto",
         description=(
-            "The runtime that computes embeddings for a new store: torch (sentence-transformers), onnx "
-            "(ONNX Runtime), onnx-int8 (ONNX Runtime, int8 matrix multiplications), openvino. 'auto': "
-            "torch in fp16 when torch sees a GPU, else onnx (the same answers as torch, about twice as "
-            "fast; onnx-int8 is faster still but lost retrieval on the reader sets; see the README). A store keeps "
-            "the runtime it was built with, and its questions are embedded with that one; "
+            "The runtime that computes embeddings for a new store: torch (sentence-transformers), torch-bf16 "
+            "(the same with bf16 matrix products, for CPUs with AMX), onnx (ONNX Runtime), onnx-int8 (ONNX "
+            "Runtime, int8 matrix multiplications), openvino. 'auto': torch in fp16 when torch sees a GPU, "
+            "else torch-bf16 on a CPU with AMX (about 2.5x torch) and onnx on any other (the same answers "
+            "as torch, about 1.6-1.9x; onnx-int8 is faster still but lost retrieval on the reader sets; see "
+            "the README). A store keeps the runtime it was built with, and its questions are embedded with that one; "
             "`ingest --rebuild` switches."
         ),
     )

@@ -1,4 +1,4 @@
-"""Embedding runtimes (torch, onnx, onnx-int8, openvino): the same vectors, token vectors that pool
+"""Embedding runtimes (torch, torch-bf16, onnx, onnx-int8, openvino): the same vectors, token vectors that pool
 to them, an export made once per model and data dir, torch when a runtime cannot be prepared,
 and a store that keeps the runtime it was built with. Real model, real Chroma."""
 
@@ -56,13 +56,14 @@ def test_every_runtime_gives_torchs_vectors(runtime, runtime_dir, embedder):
     assert vectors.shape == (len(TEXTS), 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     cosine = (vectors * reference).sum(axis=1)
-    # fp32 graphs compute the same numbers; int8 matrix products stay close (bench/bench_embed.py)
-    assert cosine.min() > (0.97 if runtime == "onnx-int8" else 0.99999)
+    # fp32 graphs compute the same numbers; bf16 and int8 matrix products stay close (bench/bench_embed.py)
+    assert cosine.min() > {"onnx-int8": 0.97, "torch-bf16": 0.9999}.get(runtime, 0.99999)
     query = np.array(got.embed_query("What needs to improve in North Somerset?"))
     assert query @ np.array(embedder.embed_query("What needs to improve in North Somerset?")) > 0.97
-    # each text's vector is its own, whatever it is embedded beside (int8 included: one text a pass)
+    # each text's vector is its own, whatever it is embedded beside (int8 included: one text a pass;
+    # bf16 rounds a batch's padded products a little differently)
     alone = np.array([got.embed([t])[0] for t in TEXTS])
-    assert (alone * vectors).sum(axis=1).min() > 0.99999
+    assert (alone * vectors).sum(axis=1).min() > (0.9999 if runtime == "torch-bf16" else 0.99999)
 
 
 @pytest.mark.parametrize("runtime", INSTALLED)
@@ -74,9 +75,11 @@ def test_token_vectors_pool_to_the_sentence_vector(runtime, runtime_dir):
         assert t.vectors.shape == (len(t.offsets), 384) and t.vectors.dtype == np.float32
         assert len(t.offsets) == min(got.count_tokens(text), got.max_tokens)
         # one forward pass for both: the mean of all tokens is the runtime's own sentence vector
+        # (in bf16 the other batching, 2 texts here and 4 there, moves products by about 1e-3)
+        atol = 2e-3 if runtime == "torch-bf16" else 2e-5
         mean = t.vectors.mean(axis=0)
-        assert np.allclose(mean / np.linalg.norm(mean), sentence, atol=2e-5)
-        assert np.allclose(t.sentence(), sentence, atol=2e-5)
+        assert np.allclose(mean / np.linalg.norm(mean), sentence, atol=atol)
+        assert np.allclose(t.sentence(), sentence, atol=atol)
         # [CLS] and [SEP] have no characters; every word piece is a slice of the text, in order
         assert t.offsets[0].tolist() == [0, 0] and t.offsets[-1].tolist() == [0, 0]
         words = t.offsets[1:-1]
@@ -127,7 +130,7 @@ def test_a_runtime_that_cannot_be_prepared_falls_back_to_torch(tmp_path, embedde
     assert got.describe()["note"] == got.note
     assert not list((tmp_path / "rt").rglob("*.onnx*"))  # nothing half-written left
 
-    monkeypatch.setattr(embeddings, "runtime_installed", lambda runtime: runtime == "torch")
+    monkeypatch.setattr(embeddings, "runtime_installed", lambda runtime: runtime.startswith("torch"))
     got = Embedder.load(str(model), runtime="openvino", device="cpu", cache_dir=tmp_path / "rt", torch_threads=1)
     assert got.runtime == "torch" and "pip install 'reports-qa[openvino]'" in got.note
 
@@ -137,7 +140,12 @@ def test_device_and_runtime_choice(monkeypatch):
     assert resolve_device("auto") == "cuda" and resolve_runtime("auto", "cuda") == "torch"
     assert embeddings._model_options("cuda") == {"device": "cuda", "half": True}
     monkeypatch.setattr(embeddings, "_cuda_available", lambda: False)
-    assert resolve_device("auto") == "cpu" and resolve_runtime("auto", "cpu") == embeddings.CPU_DEFAULT_RUNTIME
+    assert resolve_device("auto") == "cpu" and resolve_runtime("auto", "cpu") == embeddings.cpu_default_runtime()
+    # on a CPU, bf16 where it has AMX (the only bf16 measured faster than fp32), else the fp32 export
+    monkeypatch.setattr(embeddings, "cpu_has_amx_bf16", lambda: True)
+    assert resolve_runtime("auto", "cpu") == "torch-bf16" and resolve_runtime("auto", "cuda") == "torch"
+    monkeypatch.setattr(embeddings, "cpu_has_amx_bf16", lambda: False)
+    assert resolve_runtime("auto", "cpu") == "onnx" and resolve_runtime("torch-bf16", "cpu") == "torch-bf16"
     assert embeddings._model_options("cpu") == {"device": "cpu", "half": False}
     with pytest.raises(EmbeddingModelError, match="torch sees no GPU"):
         resolve_device("cuda")
@@ -149,7 +157,7 @@ def test_every_exported_runtime_needs_the_onnx_package(monkeypatch):
     # torch.onnx writes the export with the onnx package: without it only torch can run
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnx" else real(name, *a))
-    assert [r for r in RUNTIMES if runtime_installed(r)] == ["torch"]
+    assert [r for r in RUNTIMES if runtime_installed(r)] == ["torch", "torch-bf16"]
 
 
 def test_settings_name_the_runtime_and_threads(monkeypatch):
@@ -196,6 +204,10 @@ def test_a_store_keeps_its_runtime_and_questions_use_it(settings, embedder):
     store, got = open_store(Settings(data_dir=settings.data_dir, embedding_backend="onnx"))
     with store:
         assert store.runtime == got.runtime == "onnx"
+    ReportStore.drop(built)
+    store, got = open_store(Settings(data_dir=settings.data_dir, embedding_backend="torch-bf16"))
+    with store:
+        assert store.runtime == got.runtime == "torch-bf16"
 
 
 def test_a_store_without_a_record_is_a_torch_store(settings, embedder, embed_report, sample_report):
@@ -225,3 +237,26 @@ def test_the_command_line_shows_the_runtime(settings, capsys):
 
     text = build_parser().format_help()
     assert "--embedding-backend" in text and "onnx-int8" in text and "device" in text
+
+
+def test_amx_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
+    import builtins
+
+    real_open = builtins.open
+    for flags, expected in [("fpu avx512f avx512_bf16 amx_bf16 amx_tile", True), ("fpu avx2 avx512_bf16", False)]:
+        info = tmp_path / "cpuinfo"
+        info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
+        monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(info if path == "/proc/cpuinfo" else path, *a, **k))
+        embeddings.cpu_has_amx_bf16.cache_clear()
+        assert embeddings.cpu_has_amx_bf16() is expected
+    monkeypatch.setattr(builtins, "open", real_open)
+    embeddings.cpu_has_amx_bf16.cache_clear()
+
+
+def test_bf16_without_amx_still_embeds_and_warns(monkeypatch, caplog, embedder):
+    monkeypatch.setattr(embeddings, "cpu_has_amx_bf16", lambda: False)
+    monkeypatch.setattr(embeddings, "_RUNTIMES", {})
+    got = Embedder.load(MODEL, runtime="torch-bf16", device="cpu", torch_threads=1)
+    assert got.runtime == "torch-bf16" and "no AMX" in caplog.text
+    assert got.model is embedder.model  # the one loaded model, not a second copy
+    assert float(np.dot(got.embed_query("Good"), embedder.embed_query("Good"))) > 0.9999

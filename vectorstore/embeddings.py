@@ -9,6 +9,11 @@ Runtimes (``REPORTS_QA_EMBEDDING_BACKEND``) compute the same model's forward pas
 
 ``torch``
     sentence-transformers on PyTorch: on the GPU in fp16 when torch sees one, else the CPU.
+``torch-bf16``
+    the same on the CPU with its matrix multiplications in bfloat16 (``torch.autocast``; layer
+    norms, softmax and pooling stay fp32). Vectors within 0.9999 cosine of fp32. On a CPU with
+    AMX (Intel Xeon 4th generation and later) it is about 2.5x torch and 2x onnx, and it is the
+    default there; without AMX, bf16 is emulated and slower than fp32.
 ``onnx``
     the model exported once to ONNX (from its local folder, with ``torch.onnx``, which needs the
     ``onnx`` package) and run by ONNX Runtime, which chromadb already installs. Same numbers as
@@ -73,12 +78,14 @@ __all__ = [
 # Embedder.load's default: take the thread count from Settings (REPORTS_QA_TORCH_THREADS).
 FROM_SETTINGS: Any = object()
 
-RUNTIMES = ("torch", "onnx", "onnx-int8", "openvino")
-# What `auto` means on a CPU: a store built with the fp32 export gave the very same answers as
-# torch to every question of every set (`reports-qa eval` on a store per runtime; README,
-# "Embedding runtimes") and encodes about 1.9x faster (bench/bench_embed.py); int8 is faster
-# still but lost retrieval on the reader sets, so it stays opt-in.
+RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8", "openvino")
+# What `auto` means on a CPU (cpu_default_runtime): with AMX, bf16 matrix products encode about
+# 2.5x as fast as torch's fp32 with vectors within 0.9999 cosine; without it, the fp32 export,
+# which gave the very same answers as torch to every question of every set (`reports-qa eval` on
+# a store per runtime; README, "Embedding runtimes") at about 1.6-1.9x. int8 is faster still but
+# lost retrieval on the reader sets, so it stays opt-in.
 CPU_DEFAULT_RUNTIME = "onnx"
+BF16_DEFAULT_RUNTIME = "torch-bf16"
 # Most tokens (texts x the longest) in one forward pass of an exported graph on the CPU.
 TOKENS_PER_PASS = 256
 # Bump when the export or quantization recipe changes: its files are then written anew.
@@ -184,10 +191,32 @@ def resolve_device(device: str) -> str:
     return device
 
 
+@lru_cache(maxsize=1)
+def cpu_has_amx_bf16() -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AMX), as Linux reports it.
+
+    Only AMX was measured faster than fp32: AVX512-BF16 alone ran 0.8x and emulated bf16 0.15-0.3x
+    (``ONEDNN_MAX_CPU_ISA`` on an AMX machine), so no other flag counts.
+    """
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return "amx_bf16" in line.split(":", 1)[1].split()
+    except OSError:  # not Linux, or no /proc
+        pass
+    return False
+
+
+def cpu_default_runtime() -> str:
+    """What ``auto`` runs on a CPU: ``torch-bf16`` where the CPU has AMX, else ``onnx``."""
+    return BF16_DEFAULT_RUNTIME if cpu_has_amx_bf16() else CPU_DEFAULT_RUNTIME
+
+
 def resolve_runtime(runtime: str, device: str) -> str:
-    """``auto``: torch (fp16) on a GPU; on a CPU, ``CPU_DEFAULT_RUNTIME``."""
+    """``auto``: torch (fp16) on a GPU; on a CPU, ``cpu_default_runtime()``."""
     if runtime == "auto":
-        return "torch" if device == "cuda" else CPU_DEFAULT_RUNTIME
+        return "torch" if device == "cuda" else cpu_default_runtime()
     if runtime not in RUNTIMES:
         raise EmbeddingModelError(f"unknown embedding runtime {runtime!r}; use auto or one of {', '.join(RUNTIMES)}")
     return runtime
@@ -208,7 +237,7 @@ def describe_setting(runtime: str, device: str, threads: int | None = 1) -> str:
 def runtime_installed(runtime: str) -> bool:
     """Whether this runtime's Python packages are importable (without importing them)."""
     # Every runtime but torch runs the ONNX export, and torch.onnx writes it with the onnx package.
-    needs = {"torch": (), "onnx": ("onnxruntime", "onnx"), "onnx-int8": ("onnxruntime", "onnx"),
+    needs = {"torch": (), "torch-bf16": (), "onnx": ("onnxruntime", "onnx"), "onnx-int8": ("onnxruntime", "onnx"),
              "openvino": ("openvino", "onnx")}[runtime]
     return all(importlib.util.find_spec(module) is not None for module in needs)
 
@@ -346,6 +375,8 @@ class Embedder:
         set_torch_threads(torch_threads)
         if runtime == "torch":
             return base
+        if runtime == "torch-bf16":
+            return _bf16_cached(base)
         if cache_dir is None:
             raise ValueError(f"the {runtime} runtime needs a cache_dir for its exported model")
         try:
@@ -530,13 +561,22 @@ class Embedder:
                 passes.append([i])
         return passes
 
+    def _precision(self) -> contextlib.AbstractContextManager[Any]:
+        """Where torch runs the forward pass: in bf16 matrix products for ``torch-bf16``."""
+        if self.runtime != "torch-bf16":
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+
     def _sentences(self, texts: list[str], batch_size: int) -> np.ndarray:
         """Unit vectors of ``texts`` (prompts already added)."""
         if self._graph is None:
-            vectors = self._model.encode(
-                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
-                show_progress_bar=False, prompt="",
-            )
+            with self._precision():
+                vectors = self._model.encode(
+                    texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                    show_progress_bar=False, prompt="",
+                )
             return np.asarray(vectors, dtype=np.float32)
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         for batch in self._passes(texts, batch_size):
@@ -546,10 +586,11 @@ class Embedder:
 
     def _torch_tokens(self, texts: list[str], mask: np.ndarray) -> np.ndarray:
         """sentence-transformers' token vectors for one batch, padded to ``mask``'s width."""
-        rows = self._model.encode(
-            texts, batch_size=len(texts), output_value="token_embeddings", convert_to_numpy=False,
-            show_progress_bar=False, prompt="",
-        )
+        with self._precision():
+            rows = self._model.encode(
+                texts, batch_size=len(texts), output_value="token_embeddings", convert_to_numpy=False,
+                show_progress_bar=False, prompt="",
+            )
         hidden = np.zeros((*mask.shape, self.dimension), dtype=np.float32)
         for row, tokens in enumerate(rows):
             tokens = tokens.float().cpu().numpy()
@@ -607,6 +648,27 @@ def _load_cached(name: str, device: str = "cpu") -> Embedder:
 
 _RUNTIME_LOCK = threading.Lock()
 _RUNTIMES: dict[tuple, Embedder] = {}
+
+
+def _bf16_cached(base: Embedder) -> Embedder:
+    """``base`` with bf16 matrix products, one per model in a process (no files: nothing is exported).
+
+    On a GPU torch already runs in fp16, so that stays (and a store built there records torch).
+    Without AMX bf16 still computes the same vectors, only slower than fp32: a store built with
+    it elsewhere keeps working here, and the warning says how to get the speed back.
+    """
+    if base.device != "cpu":
+        return base._fallback("torch-bf16 is for CPUs; on the GPU torch runs in fp16")
+    key = (base.name, str(base.path), "torch-bf16")
+    with _RUNTIME_LOCK:
+        found = _RUNTIMES.get(key)
+        if found is None:
+            if not cpu_has_amx_bf16():
+                log.warning("this CPU has no AMX, so torch-bf16 embeds slower than torch or onnx here; "
+                            "a store built with it keeps it (`reports-qa ingest --rebuild` with "
+                            "REPORTS_QA_EMBEDDING_BACKEND=onnx builds one that runs fast here)")
+            found = _RUNTIMES[key] = Embedder(base.name, base.model, base.path, runtime="torch-bf16")
+        return found
 
 
 def _runtime_cached(base: Embedder, runtime: str, cache_dir: Path, threads: int | None) -> Embedder:
