@@ -49,9 +49,8 @@ class Settings(BaseSettings):
             "The runtime that computes embeddings for a new store: torch (sentence-transformers), torch-bf16 "
             "(the same with bf16 matrix products, for CPUs with AMX), onnx (ONNX Runtime), onnx-int8 (ONNX "
             "Runtime, int8 matrix multiplications), openvino. 'auto': torch in fp16 when torch sees a GPU, "
-            "else torch-bf16 on a CPU with AMX (about 2.5x torch) and onnx on any other (the same answers "
-            "as torch, about 1.6-1.9x; onnx-int8 is faster still but lost retrieval on the reader sets; see "
-            "the README). A store keeps the runtime it was built with, and its questions are embedded with that one; "
+            "else onnx (the same answers as torch, 1.4-1.9x as fast; torch-bf16 with AMX and onnx-int8 "
+            "are faster still but fell under the quality gate; see the README). A store keeps the runtime it was built with, and its questions are embedded with that one; "
             "`ingest --rebuild` switches."
         ),
     )

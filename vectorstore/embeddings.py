@@ -11,9 +11,10 @@ Runtimes (``REPORTS_QA_EMBEDDING_BACKEND``) compute the same model's forward pas
     sentence-transformers on PyTorch: on the GPU in fp16 when torch sees one, else the CPU.
 ``torch-bf16``
     the same on the CPU with its matrix multiplications in bfloat16 (``torch.autocast``; layer
-    norms, softmax and pooling stay fp32). Vectors within 0.9999 cosine of fp32. On a CPU with
-    AMX (Intel Xeon 4th generation and later) it is about 2.5x torch and 2x onnx, and it is the
-    default there; without AMX, bf16 is emulated and slower than fp32.
+    norms and pooling stay fp32). Vectors within about 1e-5 cosine of fp32. On a CPU with AMX
+    (Intel Xeon 4th generation and later) it encodes about 2.7x as fast as torch; without AMX,
+    bf16 is slower than fp32. Opt-in: those 1e-5 reorder near ties, and on the sample and
+    reader-check sets that put citation precision and key points under the quality gate.
 ``onnx``
     the model exported once to ONNX (from its local folder, with ``torch.onnx``, which needs the
     ``onnx`` package) and run by ONNX Runtime, which chromadb already installs. Same numbers as
@@ -79,13 +80,11 @@ __all__ = [
 FROM_SETTINGS: Any = object()
 
 RUNTIMES = ("torch", "torch-bf16", "onnx", "onnx-int8", "openvino")
-# What `auto` means on a CPU (cpu_default_runtime): with AMX, bf16 matrix products encode about
-# 2.5x as fast as torch's fp32 with vectors within 0.9999 cosine; without it, the fp32 export,
-# which gave the very same answers as torch to every question of every set (`reports-qa eval` on
-# a store per runtime; README, "Embedding runtimes") at about 1.6-1.9x. int8 is faster still but
-# lost retrieval on the reader sets, so it stays opt-in.
+# What `auto` means on a CPU: a store built with the fp32 export gave the very same answers as
+# torch to every question of every set (`reports-qa eval` on a store per runtime; README,
+# "Embedding runtimes") and encodes 1.4-1.9x as fast (bench/bench_embed.py). bf16 (with AMX) and
+# int8 are faster still, but their stores fell under the quality gate, so they stay opt-in.
 CPU_DEFAULT_RUNTIME = "onnx"
-BF16_DEFAULT_RUNTIME = "torch-bf16"
 # Most tokens (texts x the longest) in one forward pass of an exported graph on the CPU.
 TOKENS_PER_PASS = 256
 # Bump when the export or quantization recipe changes: its files are then written anew.
@@ -196,7 +195,7 @@ def cpu_has_amx_bf16() -> bool:
     """Whether this CPU multiplies bf16 matrices in hardware (AMX), as Linux reports it.
 
     Only AMX was measured faster than fp32: AVX512-BF16 alone ran 0.8x and emulated bf16 0.15-0.3x
-    (``ONEDNN_MAX_CPU_ISA`` on an AMX machine), so no other flag counts.
+    (``ONEDNN_MAX_CPU_ISA`` on an AMX machine), so torch-bf16 warns without it.
     """
     try:
         with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
@@ -208,15 +207,10 @@ def cpu_has_amx_bf16() -> bool:
     return False
 
 
-def cpu_default_runtime() -> str:
-    """What ``auto`` runs on a CPU: ``torch-bf16`` where the CPU has AMX, else ``onnx``."""
-    return BF16_DEFAULT_RUNTIME if cpu_has_amx_bf16() else CPU_DEFAULT_RUNTIME
-
-
 def resolve_runtime(runtime: str, device: str) -> str:
-    """``auto``: torch (fp16) on a GPU; on a CPU, ``cpu_default_runtime()``."""
+    """``auto``: torch (fp16) on a GPU; on a CPU, ``CPU_DEFAULT_RUNTIME``."""
     if runtime == "auto":
-        return "torch" if device == "cuda" else cpu_default_runtime()
+        return "torch" if device == "cuda" else CPU_DEFAULT_RUNTIME
     if runtime not in RUNTIMES:
         raise EmbeddingModelError(f"unknown embedding runtime {runtime!r}; use auto or one of {', '.join(RUNTIMES)}")
     return runtime
@@ -666,7 +660,7 @@ def _bf16_cached(base: Embedder) -> Embedder:
             if not cpu_has_amx_bf16():
                 log.warning("this CPU has no AMX, so torch-bf16 embeds slower than torch or onnx here; "
                             "a store built with it keeps it (`reports-qa ingest --rebuild` with "
-                            "REPORTS_QA_EMBEDDING_BACKEND=onnx builds one that runs fast here)")
+                            "REPORTS_QA_EMBEDDING_BACKEND=auto builds one that runs fast here)")
             found = _RUNTIMES[key] = Embedder(base.name, base.model, base.path, runtime="torch-bf16")
         return found
 
