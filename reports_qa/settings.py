@@ -50,8 +50,8 @@ class Settings(BaseSettings):
             "(the same with bf16 matrix products, for CPUs with AMX), onnx (ONNX Runtime), onnx-int8 (ONNX "
             "Runtime, int8 matrix multiplications), openvino. 'auto': torch in fp16 when torch sees a GPU, "
             "else onnx (the same answers as torch, 1.4-1.9x as fast; torch-bf16 with AMX and onnx-int8 "
-            "are faster still but fell under the quality gate; see the README). A store keeps the runtime it was built with, and its questions are embedded with that one; "
-            "`ingest --rebuild` switches."
+            "are faster still but fell under the quality gate; see the README). A store keeps the runtime "
+            "it was built with, and its questions are embedded with that one; `ingest --rebuild` switches."
         ),
     )
     embedding_device: Literal["auto", "cpu", "cuda"] = Field(

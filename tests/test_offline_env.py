@@ -45,7 +45,6 @@ class Watch(importlib.abc.MetaPathFinder):
             seen[name] = {{v: os.environ.get(v) for v in {VARIABLES!r}}}
         return None
 sys.meta_path.insert(0, Watch())
-import importlib
 importlib.import_module(sys.argv[1])
 print(repr(seen))
 """
@@ -59,7 +58,7 @@ def test_the_scan_finds_the_modules_that_matter():
 def test_offline_and_telemetry_variables_are_set_before_the_library_loads(module):
     env = {k: v for k, v in os.environ.items() if k not in VARIABLES}
     done = subprocess.run([sys.executable, "-c", PROBE, module], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     seen = ast.literal_eval(done.stdout.strip().splitlines()[-1])
     assert seen, f"{module} imported none of {sorted(WATCHED)}"

@@ -237,18 +237,13 @@ def test_the_command_line_shows_the_runtime(settings, capsys):
     assert "--embedding-backend" in text and "onnx-int8" in text and "device" in text
 
 
-def test_amx_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
-    import builtins
-
-    real_open = builtins.open
-    for flags, expected in [("fpu avx512f avx512_bf16 amx_bf16 amx_tile", True), ("fpu avx2 avx512_bf16", False)]:
-        info = tmp_path / "cpuinfo"
+def test_amx_is_read_from_the_cpu_flags(tmp_path):
+    cases = [("amx", "fpu avx512f avx512_bf16 amx_bf16 amx_tile", True), ("avx", "fpu avx2 avx512_bf16", False)]
+    for name, flags, expected in cases:
+        info = tmp_path / name
         info.write_text(f"processor\t: 0\nflags\t\t: {flags}\n")
-        monkeypatch.setattr(builtins, "open", lambda path, *a, **k: real_open(info if path == "/proc/cpuinfo" else path, *a, **k))
-        embeddings.cpu_has_amx_bf16.cache_clear()
-        assert embeddings.cpu_has_amx_bf16() is expected
-    monkeypatch.setattr(builtins, "open", real_open)
-    embeddings.cpu_has_amx_bf16.cache_clear()
+        assert embeddings.cpu_has_amx_bf16(str(info)) is expected
+    assert embeddings.cpu_has_amx_bf16(str(tmp_path / "absent")) is False  # not Linux: no AMX claimed
 
 
 def test_bf16_without_amx_still_embeds_and_warns(monkeypatch, caplog, embedder):

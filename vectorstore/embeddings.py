@@ -190,15 +190,15 @@ def resolve_device(device: str) -> str:
     return device
 
 
-@lru_cache(maxsize=1)
-def cpu_has_amx_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (AMX), as Linux reports it.
+@lru_cache(maxsize=4)
+def cpu_has_amx_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AMX), as Linux reports it in ``cpuinfo``.
 
     Only AMX was measured faster than fp32: AVX512-BF16 alone ran 0.8x and emulated bf16 0.15-0.3x
     (``ONEDNN_MAX_CPU_ISA`` on an AMX machine), so torch-bf16 warns without it.
     """
     try:
-        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as info:
+        with open(cpuinfo, encoding="ascii", errors="replace") as info:
             for line in info:
                 if line.startswith("flags"):
                     return "amx_bf16" in line.split(":", 1)[1].split()
@@ -230,7 +230,8 @@ def describe_setting(runtime: str, device: str, threads: int | None = 1) -> str:
 
 def runtime_installed(runtime: str) -> bool:
     """Whether this runtime's Python packages are importable (without importing them)."""
-    # Every runtime but torch runs the ONNX export, and torch.onnx writes it with the onnx package.
+    # Every runtime but torch and torch-bf16 runs the ONNX export, which torch.onnx writes with the
+    # onnx package.
     needs = {"torch": (), "torch-bf16": (), "onnx": ("onnxruntime", "onnx"), "onnx-int8": ("onnxruntime", "onnx"),
              "openvino": ("openvino", "onnx")}[runtime]
     return all(importlib.util.find_spec(module) is not None for module in needs)
@@ -355,9 +356,10 @@ class Embedder:
 
         ``torch_threads`` is applied on every call (torch has one setting per process; an ONNX
         Runtime or OpenVINO session gets its own count): an int, None for the runtime's own
-        default (one per core), or by default ``Settings().torch_threads``. A runtime other
-        than torch needs ``cache_dir`` for its exported files (``Settings.runtime_dir``); one
-        that cannot be prepared gives the torch embedder, with ``note`` saying why.
+        default (one per core), or by default ``Settings().torch_threads``. A runtime that runs
+        an export (not torch or torch-bf16) needs ``cache_dir`` for its files
+        (``Settings.runtime_dir``); one that cannot be prepared gives the torch embedder, with
+        ``note`` saying why.
         """
         if torch_threads is FROM_SETTINGS:
             from reports_qa.settings import Settings
