@@ -62,6 +62,7 @@ def build_report(
     title: str | None = "Library Services Review",
     date: str | None = "2020-10-21",
     source: str | None = None,
+    date_kind: str | None = None,
 ) -> ParsedReport:
     """A ParsedReport for ``text`` (SAMPLE_TEXT or an edit of it keeping the headings/paragraph
     openings), with sections and chunks located by searching the text, so offsets are exact."""
@@ -73,6 +74,7 @@ def build_report(
         meeting=meeting,
         title=title,
         date=date,
+        date_kind=date_kind,
         content_hash=digest,
     )
 

@@ -155,7 +155,7 @@ def test_library_lists_the_reports_with_their_section_trees(app):
     assert len(rows) == 5 and set(rows["council"]) >= {"Swindon Borough Council", "London Borough of Southwark"}
     assert not app.code  # a tree shows once its report is selected
     select_row(app, list(rows["council"]).index("North Somerset Council"))
-    assert any(visible(m.value).startswith("**North Somerset Council — Executive, 2020-10-21") for m in app.markdown)
+    assert any(visible(m.value).startswith("**North Somerset Council, Executive, 21 Oct 2020: ") for m in app.markdown)
     assert "What needs to improve" in app.code[0].value
 
 
@@ -214,7 +214,7 @@ def big_library(settings, store, make_report):
         council = COUNCILS[i % 5]
         inspection = i % 7 == 0
         report = make_report(SAMPLE_TEXT + f"\nAppendix {i}.\n", report_id=f"report-{i:03d}", council=council,
-                             meeting=None if inspection else "Cabinet",
+                             meeting=None if inspection else "Cabinet", date_kind="published" if inspection else "meeting",
                              title=f"Inspection of children's services {i}" if inspection else f"Budget {i}",
                              date=f"{2010 + i % 15}-0{1 + i % 9}-1{i % 10}")
         report.chunks = report.chunks[:1]  # one chunk each is enough to list them, and quicker to store
@@ -249,6 +249,9 @@ def test_the_library_stays_usable_with_hundreds_of_reports(big_library, monkeypa
     assert set(rows["kind"]) == {"Inspection report"}
     select_row(at, 0)
     assert "1. Summary of Report" in at.code[0].value
+    # An inspection report is named by its publication, as answers name it, not as a meeting's paper.
+    heading = next(visible(m.value) for m in at.markdown if visible(m.value).startswith("**Medway Council"))
+    assert heading.startswith("**Medway Council, Ofsted report published ") and "meeting" not in heading
 
 
 def test_an_upload_while_another_process_ingests_is_refused_and_says_so(empty_app, settings):

@@ -194,8 +194,8 @@ def hostile_app(settings, store, monkeypatch) -> AppTest:
 
 def test_the_app_shows_a_hostile_report_as_text(hostile_app: AppTest) -> None:
     at = select_row(hostile_app, 0)  # the Library shows a selected report's heading and tree
-    [label] = [m.value for m in at.markdown if "Council not known" in visible(m.value)]
-    assert_shown_as_text(label, f"Council not known — Cabinet, 2021-03-03: {TITLE}")
+    [label] = [m.value for m in at.markdown if "Unknown council" in visible(m.value)]
+    assert_shown_as_text(label, f"Unknown council, Cabinet, 3 Mar 2021: {TITLE}")
 
     at = page(at, "Ask")
     at.chat_input[0].set_value(QUESTION).run()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import streamlit as st
 
+from assistant.models import describe_meta
 from ingest.loaders import SUPPORTED_TYPES
 from ingest.models import ReportMeta
 from reports_qa.settings import Settings
@@ -132,8 +133,9 @@ def upload(assistant, settings: Settings) -> None:
 
 
 def _label(m: ReportMeta) -> str:
-    return (f"{m.council or 'Council not known'} — {m.meeting or 'meeting not known'}, {m.date or 'no date'}: "
-            f"{m.title or m.source}")
+    """The selected report's heading, named as answers name it ("Medway Council, Ofsted report
+    published 23 Aug 2013: ...")."""
+    return f"{describe_meta(m)}: {m.title or m.source}"
 
 
 def catalogue(assistant, settings: Settings, records: list[ReportRecord]) -> None:
