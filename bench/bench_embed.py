@@ -12,6 +12,12 @@ count, repeat by repeat, interleaved, so the machine's load touches them alike; 
 median of its repeats, and its ratio is to torch at the same thread count. Also printed: each
 runtime's cosine agreement with torch's vectors over the sample (chunks and units apart), and
 the p50/p95 of embedding one short question.
+
+Each row also gives the rate the runtime reached in the model's own matrix-product FLOPs
+(from its config and the sample's token counts), beside a ceiling measured first: the best rate
+torch's GEMM reaches here at the model's shapes, fp32 and bf16, at the same thread count. No
+runtime computing in fp32 can encode faster than its matrix products alone would run, so
+``fp32 ceiling / torch's rate`` bounds what any fp32 runtime can gain on this CPU.
 """
 
 from __future__ import annotations
@@ -82,6 +88,40 @@ def sample_texts(data: dict, n: int, seed: int = 0) -> tuple[list[str], list[boo
     return [t for t, _ in picked], [c for _, c in picked]
 
 
+def model_flops(embedder, texts: list[str]) -> float:
+    """Matrix-product FLOPs of encoding ``texts`` with a BERT-style encoder, from its config: a
+    token costs four hidden x hidden projections and the two feed-forward layers in each layer,
+    and attention's two token x token products grow with the text's length (its tokens, cut
+    at the model's window)."""
+    config = embedder.model[0].auto_model.config
+    hidden, ffn, layers = config.hidden_size, config.intermediate_size, config.num_hidden_layers
+    tokens = np.minimum(np.array(embedder.count_tokens_batch(texts), dtype=np.float64), embedder.max_tokens)
+    return float(np.sum(layers * (2 * tokens * (4 * hidden * hidden + 2 * hidden * ffn) + 4 * tokens * tokens * hidden)))
+
+
+def gemm_ceiling(embedder, rows: int = 256, seconds: float = 1.0) -> dict[str, float]:
+    """The best GFLOP/s torch's matrix product reaches at the model's shapes (``rows`` tokens
+    times each weight matrix), fp32 and bf16, at this process's thread count."""
+    import torch
+
+    config = embedder.model[0].auto_model.config
+    hidden, ffn = config.hidden_size, config.intermediate_size
+    out = {}
+    for name, dtype in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
+        best = 0.0
+        for k, n in ((hidden, hidden), (hidden, ffn), (ffn, hidden)):
+            a, b = torch.randn(rows, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+            for _ in range(5):
+                a @ b
+            done, started = 0, time.perf_counter()
+            while time.perf_counter() - started < seconds / 3:
+                a @ b
+                done += 1
+            best = max(best, 2 * rows * k * n * done / (time.perf_counter() - started) / 1e9)
+        out[name] = best
+    return out
+
+
 def load(runtime: str, threads: str | None, settings: Settings):
     from vectorstore.embeddings import Embedder
 
@@ -141,6 +181,8 @@ def main() -> None:
             vectors[combo] = np.array(embedder.embed(texts, batch_size=args.batch_size), dtype=np.float32)
             seconds[combo].append(time.perf_counter() - started)
     total = sum(len(r["chunks"]) + len(r["units"]) for r in data["reports"])
+    ceilings = {t: gemm_ceiling(load("torch", t, settings)) for t in args.torch_threads}
+    flops = model_flops(load("torch", args.torch_threads[0], settings), texts)
     rows = []
     for runtime, threads in combos:
         embedder = load(runtime, threads, settings)
@@ -151,23 +193,32 @@ def main() -> None:
             "seconds": median, "runs": seconds[(runtime, threads)], "texts_per_s": len(texts) / median,
             "vs_torch": torch_median / median if torch_median else None,
             "corpus_encode_s": median * total / len(texts),
+            "gflops": flops / median / 1e9,
             "agreement": agreement(vectors[(runtime, threads)], vectors[("torch", threads)], mask)
             if ("torch", threads) in vectors else None,
             "query": query_latency(embedder),
         })
+        if runtime == "torch":
+            ceilings[threads]["fp32_max_vs_torch"] = ceilings[threads]["fp32"] / rows[-1]["gflops"]
     result = {
         "reports": len(data["reports"]), "chunks": sum(len(r["chunks"]) for r in data["reports"]),
         "units": sum(len(r["units"]) for r in data["reports"]),
         "read_s": sum(r["read_s"] for r in data["reports"]), "parse_s": sum(r["parse_s"] for r in data["reports"]),
-        "sample": len(texts), "sample_chunks": int(mask.sum()), "load1": os.getloadavg()[0], "rows": rows,
+        "sample": len(texts), "sample_chunks": int(mask.sum()), "load1": os.getloadavg()[0],
+        "model_tflop": flops / 1e12, "gemm_ceiling_gflops": ceilings, "rows": rows,
     }
+
     if args.json:
         print(json.dumps(result, indent=2))
         return
     print(f"corpus: {result['reports']} reports, {result['chunks']} chunks + {result['units']} units; "
           f"read {result['read_s']:.0f} s, parse {result['parse_s']:.0f} s (once, cached); "
           f"timed: {len(texts)} texts ({result['sample_chunks']} chunks), median of {args.repeat}, load1 {result['load1']:.1f}")
-    print(f"{'runtime':>10} {'threads':>7} {'s':>7} {'texts/s':>8} {'x torch':>7} {'corpus s':>9} "
+    for threads, ceiling in ceilings.items():
+        bound = f"; an fp32 runtime can reach at most {ceiling['fp32_max_vs_torch']:.2f}x torch" if "fp32_max_vs_torch" in ceiling else ""
+        print(f"GEMM ceiling at the model's shapes, {threads} thread(s): fp32 {ceiling['fp32']:.0f} GFLOP/s, "
+              f"bf16 {ceiling['bf16']:.0f}{bound} (the sample is {flops / 1e12:.2f} TFLOP of matrix products)")
+    print(f"{'runtime':>10} {'threads':>7} {'s':>7} {'texts/s':>8} {'x torch':>7} {'GFLOP/s':>7} {'corpus s':>9} "
           f"{'cos chunks mean/p1/min':>24} {'cos units mean/p1/min':>24} {'query p50/p95 ms':>17}")
     for r in rows:
         cells = []
@@ -176,7 +227,7 @@ def main() -> None:
             cells.append(f"{a['mean']:.4f}/{a['p1']:.4f}/{a['min']:.4f}" if a else "-")
         ratio = f"{r['vs_torch']:.2f}" if r["vs_torch"] else "-"
         print(f"{r['runtime']:>10} {r['threads']:>7} {r['seconds']:>7.1f} {r['texts_per_s']:>8.1f} {ratio:>7} "
-              f"{r['corpus_encode_s']:>9.0f} {cells[0]:>24} {cells[1]:>24} "
+              f"{r['gflops']:>7.0f} {r['corpus_encode_s']:>9.0f} {cells[0]:>24} {cells[1]:>24} "
               f"{r['query']['p50_ms']:>8.1f}/{r['query']['p95_ms']:.1f}")
 
 

@@ -261,10 +261,10 @@ def test_an_upload_while_another_process_ingests_is_refused_and_says_so(empty_ap
     import sys
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom reports_qa.settings import Settings\n"
+        [sys.executable, "-c", ("import sys, time\nfrom reports_qa.settings import Settings\n"
          "from vectorstore.lock import store_lock\n"
          f"with store_lock(Settings(data_dir={str(settings.data_dir)!r}), 'ingest'):\n"
-         "    print('locked', flush=True); time.sleep(120)\n"],
+         "    print('locked', flush=True); time.sleep(120)\n")],
         stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
