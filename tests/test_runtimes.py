@@ -66,31 +66,6 @@ def test_every_runtime_gives_torchs_vectors(runtime, runtime_dir, embedder):
     assert (alone * vectors).sum(axis=1).min() > (0.9999 if runtime == "torch-bf16" else 0.99999)
 
 
-@pytest.mark.parametrize("runtime", INSTALLED)
-def test_token_vectors_pool_to_the_sentence_vector(runtime, runtime_dir):
-    got = load(runtime, runtime_dir)
-    tokens = got.embed_tokens(TEXTS, batch_size=2)
-    sentences = np.array(got.embed(TEXTS))
-    for text, t, sentence in zip(TEXTS, tokens, sentences):
-        assert t.vectors.shape == (len(t.offsets), 384) and t.vectors.dtype == np.float32
-        assert len(t.offsets) == min(got.count_tokens(text), got.max_tokens)
-        # one forward pass for both: the mean of all tokens is the runtime's own sentence vector
-        # (in bf16 the other batching, 2 texts here and 4 there, moves products by about 1e-3)
-        atol = 2e-3 if runtime == "torch-bf16" else 2e-5
-        mean = t.vectors.mean(axis=0)
-        assert np.allclose(mean / np.linalg.norm(mean), sentence, atol=atol)
-        assert np.allclose(t.sentence(), sentence, atol=atol)
-        # [CLS] and [SEP] have no characters; every word piece is a slice of the text, in order
-        assert t.offsets[0].tolist() == [0, 0] and t.offsets[-1].tolist() == [0, 0]
-        words = t.offsets[1:-1]
-        assert (words[:, 0] < words[:, 1]).all() and (np.diff(words[:, 0]) >= 0).all()
-        assert words[:, 1].max() <= len(text)
-        pieces = [text[a:b].lower() for a, b in words.tolist()]
-        assert "".join(text.lower().split()).startswith("".join(pieces))
-    # a text past the model's window is cut at it: its tokens end before the text does
-    assert tokens[3].offsets[-2, 1] < len(TEXTS[3])
-
-
 def test_export_is_made_once_into_the_data_dir_and_redone_when_the_model_changes(tmp_path, embedder, monkeypatch):
     exports = []
     real = embeddings._export_onnx

@@ -28,9 +28,7 @@ Runtimes (``REPORTS_QA_EMBEDDING_BACKEND``) compute the same model's forward pas
 A runtime's files live under ``DATA_DIR/models/embeddings/<model>-<fingerprint>/``: written
 atomically (a temporary name, then a rename), reused by every later process, and written anew
 when the model's files change (the fingerprint covers their names, sizes and times). A runtime
-that cannot be prepared falls back to torch with a one-line reason. Whichever runs, the mean
-of the token vectors is the sentence vector, so :meth:`Embedder.embed_tokens` gives both from
-one forward pass.
+that cannot be prepared falls back to torch with a one-line reason.
 """
 
 from __future__ import annotations
@@ -48,7 +46,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,7 +66,6 @@ __all__ = [
     "EmbeddingModelError",
     "EmbeddingRuntimeError",
     "LangChainEmbeddings",
-    "TokenVectors",
     "resolve_device",
     "resolve_model_path",
     "resolve_runtime",
@@ -261,29 +257,6 @@ def _load_sentence_transformer(path: Path, device: str = "cpu") -> SentenceTrans
     return model
 
 
-# -- token vectors --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class TokenVectors:
-    """One text's token vectors from the model's last layer, and where each token is in the text.
-
-    ``vectors`` is (tokens, dimension) float32, not normalised, special tokens included (their
-    ``offsets`` are (0, 0)); ``offsets`` is (tokens, 2): the token is ``text[start:end]``. The
-    model pools by the mean of every token, so ``sentence()`` is the vector ``embed`` gives,
-    and the mean over a span's tokens is that span's vector in its context ("late chunking").
-    A text longer than the model's window is cut at it, so its last tokens end before the text.
-    """
-
-    vectors: np.ndarray
-    offsets: np.ndarray
-
-    def sentence(self) -> np.ndarray:
-        """The unit-length mean of all tokens: what ``Embedder.embed`` returns for the text."""
-        mean = self.vectors.mean(axis=0)
-        return mean / max(float(np.linalg.norm(mean)), 1e-12)
-
-
 def _mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Unit-length mean of each row's unmasked token vectors (sentence-transformers' mean pooling)."""
     weights = mask[..., None].astype(np.float32)
@@ -457,11 +430,10 @@ class Embedder:
             return [len(e.ids) for e in self._backend.encode_batch(list(texts), add_special_tokens=True)]
         return [self.count_tokens(t) for t in texts]
 
-    def _encode_inputs(self, texts: Sequence[str], *, offsets: bool = False) -> dict[str, np.ndarray]:
+    def _encode_inputs(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         """Padded, truncated model inputs as numpy arrays (the tokenization sentence-transformers does)."""
         return dict(self._tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_tokens,
-            return_tensors="np", return_offsets_mapping=offsets,
+            list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="np",
         ))
 
     # -- vectors --------------------------------------------------------------------------------
@@ -500,29 +472,6 @@ class Embedder:
     def embed_query(self, text: str) -> list[float]:
         """A unit-length query vector (uses the model's query prompt where it defines one)."""
         return self._sentences([self._prompt("query") + text], 1)[0].tolist()
-
-    def embed_tokens(self, texts: Sequence[str], *, batch_size: int = 32) -> list[TokenVectors]:
-        """Each text's token vectors and their character offsets, one forward pass for both.
-
-        ``TokenVectors.sentence()`` of a text is its ``embed`` vector (to the runtime's float
-        precision), so a caller that wants the chunk's vector and its sentences' pays once.
-        Texts are taken as they are (no document prompt), so offsets index them directly.
-        """
-        if batch_size < 1:
-            raise ValueError("batch_size must be at least 1")
-        texts = list(texts)
-        out: list[TokenVectors | None] = [None] * len(texts)
-        for batch in self._passes(texts, batch_size):
-            inputs = self._encode_inputs([texts[j] for j in batch], offsets=True)
-            spans = inputs.pop("offset_mapping")
-            mask = inputs["attention_mask"].astype(bool)
-            hidden = self._graph.run(inputs) if self._graph is not None else self._torch_tokens(
-                [texts[j] for j in batch], mask)
-            for row, j in enumerate(batch):
-                keep = mask[row]
-                out[j] = TokenVectors(np.asarray(hidden[row][keep], dtype=np.float32),
-                                      np.asarray(spans[row][keep], dtype=np.int64))
-        return out  # type: ignore[return-value]
 
     def _prompt(self, kind: str) -> str:
         """The model's saved prompt for queries or documents (empty for MiniLM), as
@@ -579,22 +528,6 @@ class Embedder:
             inputs = self._encode_inputs([texts[j] for j in batch])
             out[batch] = _mean_pool(self._graph.run(inputs), inputs["attention_mask"])
         return out
-
-    def _torch_tokens(self, texts: list[str], mask: np.ndarray) -> np.ndarray:
-        """sentence-transformers' token vectors for one batch, padded to ``mask``'s width."""
-        with self._precision():
-            rows = self._model.encode(
-                texts, batch_size=len(texts), output_value="token_embeddings", convert_to_numpy=False,
-                show_progress_bar=False, prompt="",
-            )
-        hidden = np.zeros((*mask.shape, self.dimension), dtype=np.float32)
-        for row, tokens in enumerate(rows):
-            tokens = tokens.float().cpu().numpy()
-            if len(tokens) != int(mask[row].sum()):
-                raise EmbeddingModelError(  # pragma: no cover - a tokenizer that strips differently
-                    f"{self.name}: sentence-transformers and the tokenizer disagree on a text's tokens")
-            hidden[row, : len(tokens)] = tokens
-        return hidden
 
 
 def set_torch_threads(threads: int | None) -> int:
