@@ -108,6 +108,45 @@ def test_changed_report_replaces_all_its_chunks(tmp_path, corpus, capsys, embedd
         assert not any("This is work in progress" in d for d in got["documents"])
 
 
+def test_a_changed_report_embeds_only_the_passages_that_changed(tmp_path, corpus, capsys, embedder):
+    """A corrected report keeps the stored vectors of every passage it keeps word for word:
+    only the chunks and sentences with the new words are embedded, and every stored vector is
+    the one embedding its text alone gives."""
+    from ingest.loaders import load_document
+    from reports_qa.settings import Settings
+    from vectorstore.indexer import Indexer
+    from vectorstore.progress import IngestProgress
+    from vectorstore.store import ReportStore
+
+    class Planned(IngestProgress):
+        def chunks_planned(self, source: str, n: int) -> None:
+            planned.append(n)
+
+    data = tmp_path / "data"
+    code, first = run_json(capsys, data, "ingest", str(corpus))
+    assert code == 0 and first[0]["embedded"] == first[0]["chunks"] > 20
+    path = corpus / NORTH_SOMERSET
+    path.write_text(path.read_text().replace("Costs\n\nThis is work in progress", "Costs\n\nThe cost is £2m, work in progress"))
+
+    settings = Settings(data_dir=data)
+    with ReportStore.open(settings, model_name=embedder.name, dimension=embedder.dimension) as store:
+        indexer = Indexer(store, embedder, settings)
+        planned: list[int] = []
+        second, = indexer.ingest_paths([corpus], Planned())
+        assert second.status == "replaced" and 1 <= second.embedded <= 3 < second.chunks
+        assert f"{second.chunks - second.embedded} of its {second.chunks} passages kept their vectors" in second.message
+        report = indexer.parse(load_document(path), report_id=second.report_id)
+        texts = report.embed_texts()
+        assert 1 <= planned[0] <= 6 < len(set(texts))  # the changed chunk or two, and the changed sentence
+        chunks = store._chunks.get(where={"report_id": second.report_id}, include=["embeddings"])
+        units = store._units.get(where={"report_id": second.report_id}, include=["embeddings", "metadatas"])
+        stored = dict(zip(chunks["ids"], chunks["embeddings"]))
+        stored_units = {m["index"]: v for m, v in zip(units["metadatas"], units["embeddings"])}
+        got = [stored[c.chunk_id] for c in report.chunks] + [stored_units[u.index] for u in report.units]
+        alone = embedder.embed(texts)
+        assert max(abs(a - b) for g, v in zip(got, alone) for a, b in zip(g, v)) < 1e-5
+
+
 def test_same_text_under_another_name_is_a_duplicate(tmp_path, corpus, capsys):
     run_json(capsys, tmp_path / "data", "ingest", str(corpus))
     shutil.copy(corpus / NORTH_SOMERSET, corpus / "copy-of-the-ns-report.txt")

@@ -231,6 +231,54 @@ def test_a_text_repeated_across_reports_is_embedded_once_and_stored_with_its_own
     assert max(abs(a - b) for i, v in zip(repeated, alone) for a, b in zip(by_index[report.units[i].index], v)) < 1e-6
 
 
+def test_changed_reports_embed_only_their_new_passages_here_and_in_the_embedding_process(
+        tmp_path, settings, store, embedder, monkeypatch):
+    """Five corrected reports, the first embedded here and the later ones in the embedding
+    process: each sends only its new passages to the model, and stores for every text the
+    vector embedding it alone gives."""
+    from ingest.loaders import load_document
+    from reports_qa.settings import SAMPLE_REPORTS_DIR
+    from tests.samples import ALL
+    from vectorstore.indexer import Indexer
+    from vectorstore.progress import IngestProgress
+
+    folder = tmp_path / "reports"
+    folder.mkdir()
+    for name in ALL:
+        shutil.copy(Path(SAMPLE_REPORTS_DIR) / name, folder)
+    settings = settings.model_copy(update={"parse_workers": 1})
+    first = Indexer(store, embedder, settings).ingest_paths([folder])
+    assert [r.status for r in first] == ["ingested"] * 5
+    for name in ALL:  # a sentence added to a paragraph half-way through each
+        path = folder / name
+        lines = path.read_text(encoding="utf-8").split("\n")
+        at = next(i for i in range(len(lines) // 2, len(lines)) if len(lines[i]) > 200)
+        lines[at] += " This sentence was added when the report was corrected."
+        path.write_text("\n".join(lines), encoding="utf-8")
+
+    planned: list[int] = []
+
+    class Planned(IngestProgress):
+        def chunks_planned(self, source: str, n: int) -> None:
+            planned.append(n)
+
+    watched = Watched(store, embedder, monkeypatch, on_first_write=Watched.wait_until_ready)
+    indexer = Indexer(store, embedder, settings)
+    again = indexer.ingest_paths([folder], Planned())
+    assert [r.status for r in again] == ["replaced"] * 5
+    assert len(watched.here) < 5, "the later reports are embedded in the embedding process"
+    for result, n in zip(again, planned):
+        assert 1 <= result.embedded <= 4 < result.chunks and 1 <= n <= 12, (result, n)  # the new sentence: once
+        report = indexer.parse(load_document(folder / result.source), report_id=result.report_id)
+        chunks = store._chunks.get(where={"report_id": result.report_id}, include=["embeddings"])
+        units = store._units.get(where={"report_id": result.report_id}, include=["embeddings", "metadatas"])
+        by_chunk, by_unit = dict(zip(chunks["ids"], chunks["embeddings"])), dict(
+            zip((m["index"] for m in units["metadatas"]), units["embeddings"]))
+        got = [by_chunk[c.chunk_id] for c in report.chunks] + [by_unit[u.index] for u in report.units]
+        alone = embedder.embed(report.embed_texts())
+        assert len(got) == len(alone) and max(abs(a - b) for g, v in zip(got, alone) for a, b in zip(g, v)) < 1e-5
+
+
 def test_an_embedding_process_that_dies_leaves_the_embedding_here(tmp_path, settings, store, embedder, monkeypatch,
                                                                    caplog):
     from vectorstore.indexer import Indexer

@@ -132,9 +132,20 @@ def test_a_report_stored_before_units_gets_them_at_the_next_ingest(tmp_path, emb
 
         again, = indexer.ingest_paths([folder])
         assert again.status == "unchanged" and again.embedded == 0
-        assert f"{len(expected)} sentences and list items embedded" in again.message
+        text = store.report_text(rid)
+        distinct = len({u.text_in(text) for u, _ in expected})  # a sentence said twice is embedded once
+        assert f"{len(expected)} sentences and list items cut again, {distinct} embedded" in again.message
         assert not store.get_report(rid).units_stale
         assert [u for u, _ in store.units(rid, version)] == [u for u, _ in expected]
+
+        # a newer cutter on a store that has units: every unit cut as before keeps its vector
+        store.update_manifest(rid, {"units_version": 0})
+        third, = indexer.ingest_paths([folder])
+        assert f"{len(expected)} sentences and list items cut again, 0 embedded" in third.message
+        assert not store.get_report(rid).units_stale
+        kept = store.units(rid, version)
+        assert [u for u, _ in kept] == [u for u, _ in expected]
+        assert max(abs(a - b) for (_, v), (_, w) in zip(kept, expected) for a, b in zip(v, w)) < 1e-6
 
 
 def test_words_found_in_three_councils_reports_are_boilerplate(store, embedder):

@@ -8,8 +8,8 @@ Three things run at once, each on what it alone needs: worker processes (``inges
 read and parse the next files; in a long run a child process (``vectorstore.embed_process``)
 embeds one report; this process writes the report before it into the store. Decisions that
 need the store (which report a file is, its id) are made as a serial run makes them, with
-every earlier report written. A text the run embedded already takes that vector
-(``vectorstore.repeats``). A killed run resumes where it stopped, since every report stored
+every earlier report written. A text the run embedded already takes that vector, and so does
+a text a changed report's stored version holds (``vectorstore.repeats``). A killed run resumes where it stopped, since every report stored
 is recognised unchanged by its file's hash and nothing of it is embedded again.
 """
 
@@ -51,7 +51,7 @@ from vectorstore.embed_process import Embedding, EmbeddingProcess
 from vectorstore.embeddings import Embedder
 from vectorstore.lock import store_lock
 from vectorstore.progress import IngestProgress
-from vectorstore.repeats import RepeatedTexts, Reuse
+from vectorstore.repeats import RepeatedTexts, Reuse, text_key
 from vectorstore.store import ReportRecord, ReportStore, StoreError, open_store
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,7 @@ class Indexer:
         self._write_failed: str | None = None  # set when the store failed a write during a run
         self._claimed: set[str] = set()  # ids of this run's files, as parse jobs were given them
         self._repeats = RepeatedTexts()  # vectors of the texts this run embedded (repeats take them)
+        self._kept: dict[str, frozenset[str]] = {}  # report id -> keys of its stored version's vectors, read ahead
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Indexer:
@@ -198,6 +199,7 @@ class Indexer:
         self._write_failed = None
         self._claimed = set()
         self._repeats = RepeatedTexts()
+        self._kept = {}
         results: list[IngestResult] = []
         queue: deque[tuple[int, _Item, IngestResult | None]] = deque()
         upcoming = iter(enumerate(items))
@@ -275,6 +277,9 @@ class Indexer:
             child.start(files_left)
             if not child.ready:
                 return None
+            existing = self._same_report(outcome.doc, report.meta)
+            if existing is not None:
+                self._kept[existing.meta.report_id] = self._keep_stored(existing)
             reuse = self._repeats.plan(report.embed_texts())
             job = child.submit(reuse.todo_texts)
             if job is None:
@@ -283,6 +288,17 @@ class Indexer:
             return _Sent(job, reuse)
         except Exception as exc:
             return self._failed(item.name, started - outcome.seconds, exc)
+
+    def _keep_stored(self, existing: ReportRecord) -> frozenset[str]:
+        """Let a changed report's texts that its stored version holds word for word take their
+        stored vectors (all of one store are of one model and runtime): the keys of those."""
+        try:
+            stored = self.store.vectors_of(existing.meta.report_id)
+        except StoreError as exc:  # then everything is embedded anew
+            log.warning("%s", exc)
+            return frozenset()
+        self._repeats.prime(stored)
+        return frozenset(stored)
 
     def _embed(self, name: str, report: ParsedReport, progress: IngestProgress) -> list:
         reuse = self._repeats.plan(report.embed_texts())  # its chunks, then its sentences and list items
@@ -403,12 +419,17 @@ class Indexer:
         if not report.chunks:
             raise IngestError(f"{name}: no text to index after removing page furniture")
         sections, chunks = len(report.sections), len(report.chunks)
+        kept = self._kept.pop(report_id, frozenset())
         if vectors is None:
+            kept = self._keep_stored(existing) if existing is not None else frozenset()
             vectors = self._embed(name, report, progress)
+        embedded = sum(text_key(c.embed_text) not in kept for c in report.chunks)
         status: Status = "replaced" if existing is not None else "ingested"
         message = "new version replaced the old one" if existing is not None else ""
+        if existing is not None and embedded < chunks:
+            message += f"; {chunks - embedded} of its {chunks} passages kept their vectors"
         return _Put(report, vectors, self._result(name, started, status, message, report_id=report_id,
-                                                  sections=sections, chunks=chunks, embedded=chunks))
+                                                  sections=sections, chunks=chunks, embedded=embedded))
 
     def _keep_upload(self, report_id: str, suffix: str, data: bytes) -> None:
         folder = self.settings.uploads_dir
@@ -442,10 +463,12 @@ class Indexer:
         if record.units_stale:
             text = self.store.report_text(rid) if text is None else text
             units = cut_units(text, self.store.sections(rid))
-            vectors = self.embedder.embed([u.text_in(text) for u in units],
-                                          batch_size=self.settings.embedding_batch_size)
+            self._keep_stored(record)  # a unit cut as before keeps its vector
+            reuse = self._repeats.plan([u.text_in(text) for u in units])
+            vectors = self._repeats.vectors(reuse, self.embedder.embed(
+                reuse.todo_texts, batch_size=self.settings.embedding_batch_size))
             self.store.put_units(rid, units, vectors, text)
-            done.append(f"{len(units)} sentences and list items embedded")
+            done.append(f"{len(units)} sentences and list items cut again, {len(reuse.todo)} embedded")
         return "; ".join(["already in the store", *done])
 
     def _same_report(self, doc: LoadedDocument, stated: ReportMeta | None = None) -> ReportRecord | None:

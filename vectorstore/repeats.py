@@ -8,14 +8,15 @@ vector made for its first copy: to float precision what embedding it again would
 the batch it is padded into changes only the last bits.
 
 The memory is bounded (least recently used texts go first; a vector is 1.5 KB) and lasts one
-run: repeats are near each other in a run, and a store's texts are never read back for this.
+run: repeats are near each other in a run. The one store read for it is a changed report's
+stored version (``prime``): a corrected report re-embeds only the passages that changed.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,8 +24,9 @@ import numpy as np
 CAPACITY = 20_000  # texts remembered: about 30 MB of vectors, some 40 Ofsted reports' worth
 
 
-def _key(text: str) -> bytes:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+def text_key(text: str) -> str:
+    """What a text's vector is remembered by, here and in the store (a short hash)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Reuse:
     todo: list[int]  # indices into texts, one per distinct text still to embed
     known: dict[int, np.ndarray]  # index -> a vector embedded earlier in the run
     copies: dict[int, int]  # index -> the index in todo's texts whose vector it takes
-    keys: list[bytes]  # the key of each text of todo, as remembered once it is embedded
+    keys: list[str]  # the key of each text of todo, as remembered once it is embedded
 
     @property
     def todo_texts(self) -> list[str]:
@@ -48,7 +50,7 @@ class RepeatedTexts:
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self.capacity = capacity
-        self._vectors: OrderedDict[bytes, np.ndarray] = OrderedDict()
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self.reused = 0  # texts that took an earlier vector, for logs and benchmarks
 
     def plan(self, texts: Sequence[str]) -> Reuse:
@@ -57,9 +59,9 @@ class RepeatedTexts:
         todo: list[int] = []
         known: dict[int, np.ndarray] = {}
         copies: dict[int, int] = {}
-        first: dict[bytes, int] = {}  # a text to embed -> its index
+        first: dict[str, int] = {}  # a text to embed -> its index
         for i, text in enumerate(texts):
-            key = _key(text)
+            key = text_key(text)
             vector = self._vectors.get(key)
             if vector is not None:
                 self._vectors.move_to_end(key)
@@ -87,7 +89,13 @@ class RepeatedTexts:
         self.reused += len(reuse.known) + len(reuse.copies)
         return out
 
-    def _remember(self, key: bytes, vector: Sequence[float]) -> None:
+    def prime(self, vectors: Mapping[str, Sequence[float]]) -> None:
+        """Remember vectors made before this run, by their texts' keys (``text_key``)."""
+        for key, vector in vectors.items():
+            self._vectors.pop(key, None)
+            self._remember(key, vector)
+
+    def _remember(self, key: str, vector: Sequence[float]) -> None:
         self._vectors[key] = np.asarray(vector, dtype=np.float32)  # a new key: it goes in last
         while len(self._vectors) > self.capacity:
             self._vectors.popitem(last=False)

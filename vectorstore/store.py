@@ -60,6 +60,7 @@ from ingest.judgements import EXTRACTOR_VERSION, Judgement
 from ingest.metadata import METADATA_VERSION
 from ingest.models import ParsedReport, ReportMeta, Section, Unit
 from reports_qa.settings import Settings
+from vectorstore.repeats import text_key
 
 log = logging.getLogger(__name__)
 
@@ -376,6 +377,11 @@ def _unpack_text(document: str) -> str:
 
 def _ids(collection: Any, where: dict[str, Any]) -> list[str]:
     return list(collection.get(where=where, include=[])["ids"])
+
+
+def _embeddings(got: dict[str, Any]) -> Any:
+    """The embeddings of a ``get`` (Chroma gives a numpy array, or None for no rows)."""
+    return got["embeddings"] if got["embeddings"] is not None else []
 
 
 def _batches(n: int, size: int) -> Iterator[slice]:
@@ -764,6 +770,7 @@ class ReportStore:
                         "end": chunk.end,
                         "index": chunk.index,
                         "token_count": chunk.token_count,
+                        "embed_key": text_key(chunk.embed_text),  # what its vector is of: see vectors_of
                     }
                 )
             )
@@ -970,13 +977,43 @@ class ReportStore:
         got = self._units.get(where={"$and": [{"report_id": report_id}, {"version": version}]},
                               include=["metadatas", "embeddings"])
         out = []
-        for m, vector in zip(got["metadatas"] or [], got["embeddings"] if got["embeddings"] is not None else []):
+        for m, vector in zip(got["metadatas"] or [], _embeddings(got)):
             if m.get("units_version") != UNITS_VERSION:
                 continue
             unit = Unit(index=int(m["index"]), section_id=str(m["section_id"]), kind=m["kind"], start=int(m["start"]),
                         end=int(m["end"]), list_id=m.get("list_id"), label=m.get("label"), shared=bool(m.get("shared")))
             out.append((unit, [float(x) for x in vector]))
         out.sort(key=lambda pair: pair[0].index)
+        return out
+
+    def vectors_of(self, report_id: str) -> dict[str, list[float]]:
+        """The vectors of a report's stored version, by their texts' keys
+        (``vectorstore.repeats.text_key``): its chunks' (where stored with their key, as since
+        keys were recorded) and its units', of any cut (their words are in its text). Empty
+        for a report not stored.
+
+        A vector depends only on its text, so a new version of the report takes these for every
+        passage it keeps word for word (``Indexer``) and embeds only what changed.
+        """
+        try:
+            record = self.get_report(report_id)
+            if record is None:
+                return {}
+            where = {"$and": [{"report_id": report_id}, {"version": record.version}]}
+            chunks = self._chunks.get(where=where, include=["metadatas", "embeddings"])
+            units = self._units.get(where=where, include=["metadatas", "embeddings"])
+            text = self.report_text(report_id) if units["ids"] else ""
+        except (ChromaError, OSError) as exc:
+            raise StoreError(f"could not read {report_id}'s vectors from the store at {self.location} "
+                             f"({_one_line(exc)})") from exc
+        out: dict[str, list[float]] = {}
+        for m, vector in zip(chunks["metadatas"] or [], _embeddings(chunks)):
+            if m and m.get("embed_key"):
+                out[str(m["embed_key"])] = [float(x) for x in vector]
+        for m, vector in zip(units["metadatas"] or [], _embeddings(units)):
+            start, end = int(m["start"]), int(m["end"])
+            if 0 <= start < end <= len(text):
+                out[text_key(" ".join(text[start:end].split()))] = [float(x) for x in vector]  # as Unit.text_in reads it
         return out
 
     def remove_report(self, report_id: str) -> bool:
